@@ -1,0 +1,244 @@
+//! Every actor message, in one file, as small named structs.
+
+use super::{RoomActor, UserActor};
+use crate::error::Error;
+use crate::model::{Message, NewMessage, RoomId, Seq, UserId};
+use crate::protocol::ResumeStatus;
+use actix::prelude::*;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub type ConnId = u64;
+
+/// The sending side of one WebSocket connection, as actors see it: a
+/// bounded queue of outgoing items, and a token that closes the socket.
+#[derive(Clone, Debug)]
+pub struct ConnHandle {
+    pub id: ConnId,
+    pub tx: mpsc::Sender<Outgoing>,
+    /// Cancelled when the connection must close at once (it fell behind, or
+    /// its session ended); the writer then sends a close frame and stops.
+    pub kick: CancellationToken,
+}
+
+impl ConnHandle {
+    /// Queues without waiting; a full queue means the client cannot keep up,
+    /// so it is disconnected (it can reconnect and `resume` without loss).
+    pub fn offer(&self, item: Outgoing) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!(
+                    conn = self.id,
+                    "outgoing queue full; disconnecting slow client"
+                );
+                self.kick.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// What a connection's writer task sends. Frames are encoded once per
+/// fan-out and shared (`Bytes` is a reference-counted slice).
+#[derive(Clone, Debug)]
+pub enum Outgoing {
+    /// A frame not tied to a room's sequence (ack, error, room_created...).
+    Frame(Bytes),
+    /// A frame carrying a room message with its seq, so the writer can keep
+    /// a resume replay and live traffic in order and without duplicates.
+    RoomFrame {
+        room_id: RoomId,
+        seq: Seq,
+        frame: Bytes,
+    },
+    /// From now on hold this room's live frames until `ResumeData` arrives.
+    ResumeStart { room_id: RoomId },
+    /// The missed frames, oldest first; then release what was held.
+    ResumeData {
+        room_id: RoomId,
+        frames: Vec<(Seq, Bytes)>,
+    },
+}
+
+// ---- registry ----
+
+/// A socket of `user_id` authenticated. Resolves once every active room of
+/// the user delivers to it.
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Connect {
+    pub user_id: UserId,
+    pub conn: ConnHandle,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub user_id: UserId,
+    pub conn_id: ConnId,
+}
+
+/// The actor of a room, if it is running.
+#[derive(Message)]
+#[rtype(result = "Option<Addr<RoomActor>>")]
+pub struct LookupRoom {
+    pub room_id: RoomId,
+}
+
+/// The actor of a room known to exist, started if needed.
+#[derive(Message)]
+#[rtype(result = "Addr<RoomActor>")]
+pub struct ActivateRoom {
+    pub room_id: RoomId,
+}
+
+/// A room actor is going away (room deleted or never existed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForgetRoom {
+    pub room_id: RoomId,
+    pub addr: Addr<RoomActor>,
+}
+
+/// Which of these users are online, with their actors.
+#[derive(Message)]
+#[rtype(result = "Vec<(UserId, Addr<UserActor>)>")]
+pub struct OnlineUsers {
+    pub user_ids: Vec<UserId>,
+}
+
+/// A user actor has loaded its rooms; tell the running ones.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UserOnline {
+    pub user_id: UserId,
+    pub addr: Addr<UserActor>,
+    pub rooms: Vec<RoomId>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UserOffline {
+    pub user_id: UserId,
+    pub addr: Addr<UserActor>,
+    pub rooms: Vec<RoomId>,
+}
+
+// ---- room ----
+
+/// Post a message. Answers after the message is committed (or was a retry).
+#[derive(Message)]
+#[rtype(result = "Result<Message, Error>")]
+pub struct Post {
+    pub sender: UserId,
+    pub message: NewMessage,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Message, Error>")]
+pub struct AddMember {
+    pub by: UserId,
+    pub user_id: UserId,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Message, Error>")]
+pub struct RemoveMember {
+    pub by: UserId,
+    pub user_id: UserId,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct DeleteRoom {
+    pub by: UserId,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MemberOnline {
+    pub user_id: UserId,
+    pub addr: Addr<UserActor>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MemberOffline {
+    pub user_id: UserId,
+    pub addr: Addr<UserActor>,
+}
+
+/// Send an already-encoded frame to every online member (`room_created`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Announce {
+    pub frame: Bytes,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Typing {
+    pub user_id: UserId,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct MarkSeen {
+    pub user_id: UserId,
+    pub seq: Seq,
+}
+
+/// Replay what `conn` missed after `after`, then let live frames through.
+#[derive(Message)]
+#[rtype(result = "ResumeStatus")]
+pub struct Resume {
+    pub user_id: UserId,
+    pub conn: ConnHandle,
+    pub after: Seq,
+}
+
+// ---- user ----
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddConn {
+    pub conn: ConnHandle,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoveConn {
+    pub conn_id: ConnId,
+}
+
+/// One fanned-out item for all of this user's sockets.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub item: Outgoing,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JoinedRoom {
+    pub room_id: RoomId,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeftRoom {
+    pub room_id: RoomId,
+}
+
+/// Close all of this user's sockets now (they fell behind, or shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Evict;
+
+/// The last socket is gone: leave the rooms and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;

@@ -1,0 +1,57 @@
+//! Actors: a registry, one actor per active room, one per connected user.
+//! They know the model and the store (through its trait) — never sockets,
+//! HTTP or the wire format beyond the encoded frame bytes they pass along.
+
+pub mod messages;
+mod registry;
+mod room;
+mod user;
+
+pub use registry::RegistryActor;
+pub use room::RoomActor;
+pub use user::UserActor;
+
+use crate::error::Error;
+use crate::model::RoomId;
+use crate::store::StoreHandle;
+use actix::Addr;
+use messages::{ActivateRoom, LookupRoom};
+
+/// Bounds the room actors work within.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorLimits {
+    /// Ops a room holds while a batch is being committed; past it, posts
+    /// fail with 503 instead of piling up.
+    pub room_queue: usize,
+    /// Most ops of one room sent to the writer in one batch.
+    pub room_batch: usize,
+    /// Largest gap a `resume` replays; beyond it the client pages over REST.
+    pub resume_limit: u64,
+}
+
+impl Default for ActorLimits {
+    fn default() -> Self {
+        ActorLimits {
+            room_queue: 10_000,
+            room_batch: 1_000,
+            resume_limit: 1_000,
+        }
+    }
+}
+
+/// The running actor of an existing room, started on first use. A room
+/// that does not exist is NotFound and starts no actor.
+pub async fn room_actor(
+    registry: &Addr<RegistryActor>,
+    store: &StoreHandle,
+    room_id: RoomId,
+) -> Result<Addr<RoomActor>, Error> {
+    if let Some(addr) = registry.send(LookupRoom { room_id }).await? {
+        return Ok(addr);
+    }
+    let exists = store.run(move |s| s.room(room_id)).await?.is_some();
+    if !exists {
+        return Err(Error::not_found("room"));
+    }
+    Ok(registry.send(ActivateRoom { room_id }).await?)
+}

@@ -1,0 +1,162 @@
+//! The registry: which room actors and user actors are running. Its handlers
+//! only touch maps and never wait, so it is never the bottleneck of a room.
+
+use super::messages::*;
+use super::{ActorLimits, RoomActor, UserActor};
+use crate::error::Error;
+use crate::model::{RoomId, UserId};
+use crate::store::StoreHandle;
+use actix::prelude::*;
+use std::collections::HashMap;
+
+/// Registry mailbox size: every connect, disconnect and room activation
+/// passes through here.
+const MAILBOX: usize = 4096;
+
+pub struct RegistryActor {
+    store: StoreHandle,
+    limits: ActorLimits,
+    rooms: HashMap<RoomId, Addr<RoomActor>>,
+    /// Online users: their actor and how many sockets they have open.
+    users: HashMap<UserId, (Addr<UserActor>, usize)>,
+}
+
+impl RegistryActor {
+    pub fn new(store: StoreHandle, limits: ActorLimits) -> Self {
+        RegistryActor {
+            store,
+            limits,
+            rooms: HashMap::new(),
+            users: HashMap::new(),
+        }
+    }
+}
+
+impl Actor for RegistryActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
+    }
+}
+
+impl Handler<Connect> for RegistryActor {
+    type Result = ResponseFuture<Result<(), Error>>;
+
+    fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
+        let registry = ctx.address();
+        let store = self.store.clone();
+        let entry = self.users.entry(msg.user_id).or_insert_with(|| {
+            let actor = UserActor::new(msg.user_id, registry, store);
+            (actor.start(), 0)
+        });
+        entry.1 += 1;
+        let addr = entry.0.clone();
+        Box::pin(async move {
+            addr.send(AddConn { conn: msg.conn }).await?;
+            Ok(())
+        })
+    }
+}
+
+impl Handler<Disconnect> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, _: &mut Self::Context) {
+        let Some((addr, count)) = self.users.get_mut(&msg.user_id) else {
+            return;
+        };
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            let addr = addr.clone();
+            self.users.remove(&msg.user_id);
+            addr.do_send(Shutdown);
+        } else {
+            addr.do_send(RemoveConn {
+                conn_id: msg.conn_id,
+            });
+        }
+    }
+}
+
+impl Handler<LookupRoom> for RegistryActor {
+    type Result = Option<Addr<RoomActor>>;
+
+    fn handle(&mut self, msg: LookupRoom, _: &mut Self::Context) -> Self::Result {
+        self.rooms.get(&msg.room_id).cloned()
+    }
+}
+
+impl Handler<ActivateRoom> for RegistryActor {
+    type Result = MessageResult<ActivateRoom>;
+
+    fn handle(&mut self, msg: ActivateRoom, ctx: &mut Self::Context) -> Self::Result {
+        let registry = ctx.address();
+        let store = self.store.clone();
+        let limits = self.limits;
+        let addr = self
+            .rooms
+            .entry(msg.room_id)
+            .or_insert_with(|| RoomActor::new(msg.room_id, registry, store, limits).start())
+            .clone();
+        MessageResult(addr)
+    }
+}
+
+impl Handler<ForgetRoom> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForgetRoom, _: &mut Self::Context) {
+        if self.rooms.get(&msg.room_id) == Some(&msg.addr) {
+            self.rooms.remove(&msg.room_id);
+        }
+    }
+}
+
+impl Handler<OnlineUsers> for RegistryActor {
+    type Result = MessageResult<OnlineUsers>;
+
+    fn handle(&mut self, msg: OnlineUsers, _: &mut Self::Context) -> Self::Result {
+        MessageResult(
+            msg.user_ids
+                .into_iter()
+                .filter_map(|id| self.users.get(&id).map(|(addr, _)| (id, addr.clone())))
+                .collect(),
+        )
+    }
+}
+
+impl Handler<UserOnline> for RegistryActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: UserOnline, _: &mut Self::Context) -> Self::Result {
+        let sends: Vec<_> = msg
+            .rooms
+            .iter()
+            .filter_map(|id| self.rooms.get(id))
+            .map(|room| {
+                room.send(MemberOnline {
+                    user_id: msg.user_id,
+                    addr: msg.addr.clone(),
+                })
+            })
+            .collect();
+        Box::pin(async move {
+            // A room that stopped meanwhile has nothing to deliver.
+            let _ = futures_util::future::join_all(sends).await;
+        })
+    }
+}
+
+impl Handler<UserOffline> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UserOffline, _: &mut Self::Context) {
+        for room in msg.rooms.iter().filter_map(|id| self.rooms.get(id)) {
+            room.do_send(MemberOffline {
+                user_id: msg.user_id,
+                addr: msg.addr.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! One actor per active room. It owns the member list, the next `seq`, and
+//! the fan-out. Writes go to the group-commit writer one batch at a time:
+//! while a batch is being committed, new posts queue here and travel
+//! together in the next batch. With one batch in flight, seqs are assigned
+//! in order, stay gap-free, and fan-out follows commit order.
+
+use super::messages::*;
+use super::{ActorLimits, RegistryActor, UserActor};
+use crate::error::Error;
+use crate::model::{Message, NewMessage, Role, RoomId, RoomKind, Seq, UserId};
+use crate::protocol::{ResumeStatus, ServerFrame};
+use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreHandle};
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Room mailbox size. Client-driven senders await `send`, so a full
+/// mailbox pushes back on them instead of growing memory.
+const MAILBOX: usize = 1024;
+/// A member's typing events closer together than this are dropped.
+const TYPING_INTERVAL: Duration = Duration::from_secs(2);
+
+type Responder = oneshot::Sender<Result<OpOutcome, Error>>;
+
+enum State {
+    Loading,
+    Ready,
+    /// The room does not exist (deleted, or never did).
+    Gone,
+}
+
+pub struct RoomActor {
+    room_id: RoomId,
+    registry: Addr<RegistryActor>,
+    store: StoreHandle,
+    limits: ActorLimits,
+    state: State,
+    kind: RoomKind,
+    members: HashMap<UserId, Role>,
+    /// Online members and the actor that reaches their sockets.
+    online: HashMap<UserId, Addr<UserActor>>,
+    /// Online users who are not (yet) members: someone whose join is being
+    /// committed. Kept so the join can put them online at once.
+    standby: HashMap<UserId, Addr<UserActor>>,
+    /// The seq the next inserted message gets.
+    next_seq: Seq,
+    queued: Vec<(RoomOp, Responder)>,
+    in_flight: bool,
+    last_typing: HashMap<UserId, Instant>,
+}
+
+impl RoomActor {
+    pub fn new(
+        room_id: RoomId,
+        registry: Addr<RegistryActor>,
+        store: StoreHandle,
+        limits: ActorLimits,
+    ) -> Self {
+        RoomActor {
+            room_id,
+            registry,
+            store,
+            limits,
+            state: State::Loading,
+            kind: RoomKind::Group,
+            members: HashMap::new(),
+            online: HashMap::new(),
+            standby: HashMap::new(),
+            next_seq: 1,
+            queued: Vec::new(),
+            in_flight: false,
+            last_typing: HashMap::new(),
+        }
+    }
+
+    /// The caller's role, or NotFound: non-members learn nothing, not even
+    /// that the room exists.
+    fn role_of(&self, user: UserId) -> Result<Role, Error> {
+        match (&self.state, self.members.get(&user)) {
+            (State::Ready, Some(role)) => Ok(*role),
+            _ => Err(Error::not_found("room")),
+        }
+    }
+
+    /// Sends one item to every online member (except `skip`), without ever
+    /// waiting. A member whose mailbox is full is evicted.
+    fn fan_out(&mut self, item: &Outgoing, skip: Option<UserId>) {
+        let mut dropped = Vec::new();
+        for (user, addr) in &self.online {
+            if Some(*user) == skip {
+                continue;
+            }
+            match addr.try_send(Deliver { item: item.clone() }) {
+                Ok(()) => {}
+                Err(SendError::Full(_)) => {
+                    tracing::debug!(room = self.room_id, user, "member mailbox full; evicting");
+                    addr.do_send(Evict);
+                    dropped.push(*user);
+                }
+                Err(SendError::Closed(_)) => dropped.push(*user),
+            }
+        }
+        for user in dropped {
+            self.online.remove(&user);
+        }
+    }
+
+    fn fan_out_message(&mut self, frame: &ServerFrame, seq: Seq) {
+        let item = Outgoing::RoomFrame {
+            room_id: self.room_id,
+            seq,
+            frame: frame.encode(),
+        };
+        self.fan_out(&item, None);
+    }
+
+    fn enqueue(
+        &mut self,
+        op: RoomOp,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<Message, Error>> {
+        if self.queued.len() >= self.limits.room_queue {
+            return Box::pin(async {
+                Err(Error::Overloaded("the room is busy; retry shortly".into()))
+            });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.queued.push((op, tx));
+        self.flush(ctx);
+        Box::pin(async move {
+            match rx.await {
+                Ok(Ok(OpOutcome::Inserted(m) | OpOutcome::Duplicate(m))) => Ok(m),
+                Ok(Ok(OpOutcome::Failed(e))) => Err(e.into()),
+                Ok(Ok(OpOutcome::Done)) => {
+                    Err(Error::Internal("write op returned no message".into()))
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(Error::ShuttingDown),
+            }
+        })
+    }
+
+    /// Sends the queued ops to the writer unless a batch is already there.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.queued.is_empty() || !matches!(self.state, State::Ready) {
+            return;
+        }
+        let take = self.queued.len().min(self.limits.room_batch);
+        let (ops, responders): (Vec<_>, Vec<_>) = self.queued.drain(..take).unzip();
+        let batch = RoomBatch {
+            room_id: self.room_id,
+            next_seq: self.next_seq,
+            ops: ops.clone(),
+        };
+        match self.store.submit(batch) {
+            Ok(rx) => {
+                self.in_flight = true;
+                let done = async move { rx.await.unwrap_or(Err(crate::store::StoreError::Closed)) };
+                ctx.spawn(done.into_actor(self).map(move |result, act, ctx| {
+                    act.in_flight = false;
+                    act.committed(result, ops, responders, ctx);
+                    act.flush(ctx);
+                }));
+            }
+            Err(e) => {
+                let e: Error = e.into();
+                for r in responders {
+                    let _ = r.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Applies a committed batch: advance seq, update members, fan out, ack.
+    fn committed(
+        &mut self,
+        result: BatchResult,
+        ops: Vec<RoomOp>,
+        responders: Vec<Responder>,
+        ctx: &mut Context<Self>,
+    ) {
+        let outcomes = match result {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                let e: Error = e.into();
+                for r in responders {
+                    let _ = r.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        for ((op, outcome), responder) in ops.into_iter().zip(outcomes).zip(responders) {
+            if let OpOutcome::Inserted(m) = &outcome {
+                self.next_seq = m.seq + 1;
+                self.apply(op, m, ctx);
+            } else if let (RoomOp::MarkRead { user_id, seq }, OpOutcome::Done) = (&op, &outcome) {
+                let frame = ServerFrame::Seen {
+                    room_id: self.room_id,
+                    user_id: *user_id,
+                    seq: *seq,
+                };
+                self.fan_out(&Outgoing::Frame(frame.encode()), None);
+            }
+            let _ = responder.send(Ok(outcome));
+        }
+    }
+
+    /// The in-memory side of a committed op, then its broadcast.
+    fn apply(&mut self, op: RoomOp, m: &Message, _: &mut Context<Self>) {
+        match op {
+            RoomOp::Post(_) | RoomOp::MarkRead { .. } => {
+                self.fan_out_message(&ServerFrame::MessageCreated { message: m }, m.seq);
+            }
+            RoomOp::AddParticipant { user_id, role, .. } => {
+                self.members.insert(user_id, role);
+                if let Some(addr) = self.standby.remove(&user_id) {
+                    addr.do_send(JoinedRoom {
+                        room_id: self.room_id,
+                    });
+                    self.online.insert(user_id, addr);
+                }
+                let frame = ServerFrame::ParticipantAdded {
+                    room_id: self.room_id,
+                    user_id,
+                    message: m,
+                };
+                self.fan_out_message(&frame, m.seq);
+            }
+            RoomOp::RemoveParticipant { user_id, .. } => {
+                let frame = ServerFrame::ParticipantRemoved {
+                    room_id: self.room_id,
+                    user_id,
+                    message: m,
+                };
+                // The removed member hears it too, then stops hearing.
+                self.fan_out_message(&frame, m.seq);
+                self.members.remove(&user_id);
+                if let Some(addr) = self.online.remove(&user_id) {
+                    addr.do_send(LeftRoom {
+                        room_id: self.room_id,
+                    });
+                    self.standby.insert(user_id, addr);
+                }
+            }
+        }
+    }
+}
+
+impl Actor for RoomActor {
+    type Context = Context<Self>;
+
+    /// Loads the room before any message is handled (`wait` holds the
+    /// mailbox), so every handler sees members and the next seq.
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        let room_id = self.room_id;
+        let store = self.store.clone();
+        let registry = self.registry.clone();
+        let load = async move {
+            let loaded = store
+                .run(move |s| {
+                    let Some(room) = s.room(room_id)? else {
+                        return Ok(None);
+                    };
+                    Ok(Some((room, s.room_members(room_id)?, s.last_seq(room_id)?)))
+                })
+                .await;
+            let loaded = match loaded {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    tracing::error!(room_id, error = %e, "cannot load room");
+                    None
+                }
+            };
+            let online = match &loaded {
+                Some((_, members, _)) => registry
+                    .send(OnlineUsers {
+                        user_ids: members.iter().map(|(id, _)| *id).collect(),
+                    })
+                    .await
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            (loaded, online)
+        };
+        ctx.wait(load.into_actor(self).map(|(loaded, online), act, ctx| {
+            let Some((room, members, last_seq)) = loaded else {
+                act.state = State::Gone;
+                act.registry.do_send(ForgetRoom {
+                    room_id: act.room_id,
+                    addr: ctx.address(),
+                });
+                return;
+            };
+            act.kind = room.kind;
+            act.members = members.into_iter().collect();
+            act.online = online.into_iter().collect();
+            act.next_seq = last_seq + 1;
+            act.state = State::Ready;
+        }));
+    }
+}
+
+impl Handler<Post> for RoomActor {
+    type Result = ResponseFuture<Result<Message, Error>>;
+
+    fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
+        let role = match self.role_of(msg.sender) {
+            Ok(role) => role,
+            Err(e) => return Box::pin(async { Err(e) }),
+        };
+        if self.kind == RoomKind::Channel && !role.manages() {
+            return Box::pin(async {
+                Err(Error::Forbidden(
+                    "only channel admins may post in a channel".into(),
+                ))
+            });
+        }
+        self.enqueue(RoomOp::Post(msg.message), ctx)
+    }
+}
+
+impl Handler<AddMember> for RoomActor {
+    type Result = ResponseFuture<Result<Message, Error>>;
+
+    fn handle(&mut self, msg: AddMember, ctx: &mut Self::Context) -> Self::Result {
+        let check = self.role_of(msg.by).and_then(|role| {
+            if self.kind == RoomKind::Direct {
+                Err(Error::Conflict(
+                    "a direct room always has exactly two participants".into(),
+                ))
+            } else if !role.manages() {
+                Err(Error::Forbidden(
+                    "only the room's owner or admins may add participants".into(),
+                ))
+            } else if self.members.contains_key(&msg.user_id) {
+                Err(Error::Conflict(format!(
+                    "user {} is already a participant",
+                    msg.user_id
+                )))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = check {
+            return Box::pin(async { Err(e) });
+        }
+        let system =
+            NewMessage::system(format!("user {} was added by user {}", msg.user_id, msg.by));
+        let op = RoomOp::AddParticipant {
+            user_id: msg.user_id,
+            role: Role::Member,
+            system,
+        };
+        // If the new member is online, have their actor ready for the moment
+        // the join commits.
+        let registry = self.registry.clone();
+        let user_id = msg.user_id;
+        let lookup = async move {
+            registry
+                .send(OnlineUsers {
+                    user_ids: vec![user_id],
+                })
+                .await
+        };
+        ctx.wait(lookup.into_actor(self).map(|found, act, _| {
+            for (id, addr) in found.unwrap_or_default() {
+                act.standby.insert(id, addr);
+            }
+        }));
+        self.enqueue(op, ctx)
+    }
+}
+
+impl Handler<RemoveMember> for RoomActor {
+    type Result = ResponseFuture<Result<Message, Error>>;
+
+    fn handle(&mut self, msg: RemoveMember, ctx: &mut Self::Context) -> Self::Result {
+        let leaving = msg.by == msg.user_id;
+        let check = self.role_of(msg.by).and_then(|role| {
+            let target = self.members.get(&msg.user_id).copied();
+            match target {
+                None => Err(Error::not_found("participant")),
+                Some(_) if self.kind == RoomKind::Direct => Err(Error::Conflict(
+                    "a direct room always has exactly two participants; delete it instead".into(),
+                )),
+                Some(Role::Owner) => Err(Error::Conflict(
+                    "the owner cannot leave or be removed; delete the room instead".into(),
+                )),
+                Some(_) if leaving || role.manages() => Ok(()),
+                Some(_) => Err(Error::Forbidden(
+                    "only the room's owner or admins may remove other participants".into(),
+                )),
+            }
+        });
+        if let Err(e) = check {
+            return Box::pin(async { Err(e) });
+        }
+        let text = if leaving {
+            format!("user {} left", msg.user_id)
+        } else {
+            format!("user {} was removed by user {}", msg.user_id, msg.by)
+        };
+        let op = RoomOp::RemoveParticipant {
+            user_id: msg.user_id,
+            system: NewMessage::system(text),
+        };
+        self.enqueue(op, ctx)
+    }
+}
+
+impl Handler<DeleteRoom> for RoomActor {
+    type Result = ResponseActFuture<Self, Result<(), Error>>;
+
+    fn handle(&mut self, msg: DeleteRoom, _: &mut Self::Context) -> Self::Result {
+        let check = self.role_of(msg.by).and_then(|role| match role {
+            Role::Owner => Ok(()),
+            _ => Err(Error::Forbidden(
+                "only the room's owner may delete it".into(),
+            )),
+        });
+        if let Err(e) = check {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let room_id = self.room_id;
+        let store = self.store.clone();
+        let delete = async move { store.run(move |s| s.delete_room(room_id)).await };
+        Box::pin(delete.into_actor(self).map(|result, act, ctx| {
+            result?;
+            act.state = State::Gone;
+            let frame = ServerFrame::RoomDeleted {
+                room_id: act.room_id,
+            };
+            act.fan_out(&Outgoing::Frame(frame.encode()), None);
+            for addr in act.online.values() {
+                addr.do_send(LeftRoom {
+                    room_id: act.room_id,
+                });
+            }
+            act.members.clear();
+            act.online.clear();
+            act.registry.do_send(ForgetRoom {
+                room_id: act.room_id,
+                addr: ctx.address(),
+            });
+            Ok(())
+        }))
+    }
+}
+
+impl Handler<MemberOnline> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MemberOnline, _: &mut Self::Context) {
+        if self.members.contains_key(&msg.user_id) {
+            self.online.insert(msg.user_id, msg.addr);
+        } else {
+            self.standby.insert(msg.user_id, msg.addr);
+        }
+    }
+}
+
+impl Handler<MemberOffline> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MemberOffline, _: &mut Self::Context) {
+        for map in [&mut self.online, &mut self.standby] {
+            if map.get(&msg.user_id) == Some(&msg.addr) {
+                map.remove(&msg.user_id);
+            }
+        }
+    }
+}
+
+impl Handler<Announce> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Announce, _: &mut Self::Context) {
+        self.fan_out(&Outgoing::Frame(msg.frame), None);
+    }
+}
+
+impl Handler<Typing> for RoomActor {
+    type Result = Result<(), Error>;
+
+    fn handle(&mut self, msg: Typing, _: &mut Self::Context) -> Self::Result {
+        self.role_of(msg.user_id)?;
+        let now = Instant::now();
+        let recent = self
+            .last_typing
+            .get(&msg.user_id)
+            .is_some_and(|at| now.duration_since(*at) < TYPING_INTERVAL);
+        if !recent {
+            self.last_typing.insert(msg.user_id, now);
+            let frame = ServerFrame::Typing {
+                room_id: self.room_id,
+                user_id: msg.user_id,
+            };
+            self.fan_out(&Outgoing::Frame(frame.encode()), Some(msg.user_id));
+        }
+        Ok(())
+    }
+}
+
+impl Handler<MarkSeen> for RoomActor {
+    type Result = ResponseFuture<Result<(), Error>>;
+
+    fn handle(&mut self, msg: MarkSeen, ctx: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.role_of(msg.user_id) {
+            return Box::pin(async { Err(e) });
+        }
+        let seq = msg.seq.min(self.next_seq.saturating_sub(1));
+        let (tx, rx) = oneshot::channel();
+        self.queued.push((
+            RoomOp::MarkRead {
+                user_id: msg.user_id,
+                seq,
+            },
+            tx,
+        ));
+        self.flush(ctx);
+        Box::pin(async move {
+            match rx.await {
+                Ok(Ok(OpOutcome::Failed(e))) => Err(e.into()),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(Error::ShuttingDown),
+            }
+        })
+    }
+}
+
+impl Handler<Resume> for RoomActor {
+    type Result = ResponseFuture<ResumeStatus>;
+
+    /// Everything below `next_seq` is committed and already fanned out;
+    /// everything from it on will be fanned out after this. So the gap is
+    /// exactly (after, next_seq - 1], and the conn holds live frames of this
+    /// room from `ResumeStart` until the replay has been written.
+    fn handle(&mut self, msg: Resume, _: &mut Self::Context) -> Self::Result {
+        let last = self.next_seq.saturating_sub(1);
+        if self.role_of(msg.user_id).is_err() {
+            return Box::pin(async { ResumeStatus::NotFound });
+        }
+        if msg.after >= last {
+            return Box::pin(async move {
+                ResumeStatus::Replayed {
+                    count: 0,
+                    last_seq: last,
+                }
+            });
+        }
+        let gap = last - msg.after;
+        let limit = self.limits.resume_limit;
+        if gap > limit {
+            return Box::pin(async move {
+                ResumeStatus::CannotRecover {
+                    last_seq: last,
+                    limit,
+                }
+            });
+        }
+        let room_id = self.room_id;
+        if !msg.conn.offer(Outgoing::ResumeStart { room_id }) {
+            return Box::pin(async move {
+                ResumeStatus::CannotRecover {
+                    last_seq: last,
+                    limit,
+                }
+            });
+        }
+        let store = self.store.clone();
+        let after = msg.after;
+        Box::pin(async move {
+            // `gap` <= resume_limit, which the config keeps within u32.
+            let fetched = store
+                .run(move |s| s.messages_after(room_id, after, gap as u32))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(room_id, error = %e, "resume read failed");
+                    Vec::new()
+                });
+            let frames: Vec<(Seq, bytes::Bytes)> = fetched
+                .iter()
+                .map(|m| (m.seq, ServerFrame::MessageCreated { message: m }.encode()))
+                .collect();
+            let count = frames.len() as u64;
+            msg.conn.offer(Outgoing::ResumeData { room_id, frames });
+            ResumeStatus::Replayed {
+                count,
+                last_seq: last,
+            }
+        })
+    }
+}

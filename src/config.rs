@@ -1,0 +1,158 @@
+//! Every address, path, limit and timeout, with its unit and reason.
+//! Precedence: command-line flag, then `PALAVER_*` environment variable,
+//! then the TOML file given by `--config`, then the default here.
+
+use crate::store::sqlite::Durability;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings as read from flags/env (clap) or a TOML file; all optional so
+/// the layers can be merged.
+#[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Settings {
+    /// Directory for the database and uploads [default: ./data]
+    #[arg(long, env = "PALAVER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the REST API [default: 127.0.0.1:8080]
+    #[arg(long, env = "PALAVER_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Address of the WebSocket listener [default: 127.0.0.1:8081]
+    #[arg(long, env = "PALAVER_WS_ADDR")]
+    pub ws_addr: Option<SocketAddr>,
+    /// normal: commits survive a process crash; full: also a power loss [default: normal]
+    #[arg(long, env = "PALAVER_DURABILITY", value_enum)]
+    pub durability: Option<Durability>,
+    /// Session lifetime in seconds [default: 2592000, 30 days]
+    #[arg(long, env = "PALAVER_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<i64>,
+    /// Origins allowed to open WebSocket connections, comma separated; empty allows any
+    #[arg(long, env = "PALAVER_WS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub ws_allowed_origins: Option<Vec<String>>,
+    /// Largest REST request body in bytes [default: 65536]
+    #[arg(long, env = "PALAVER_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Largest gap a WebSocket `resume` replays [default: 1000]
+    #[arg(long, env = "PALAVER_RESUME_LIMIT")]
+    pub resume_limit: Option<u64>,
+    /// Most simultaneous WebSocket connections [default: 100000]
+    #[arg(long, env = "PALAVER_MAX_WS_CONNECTIONS")]
+    pub max_ws_connections: Option<usize>,
+    /// Frames queued for one socket before it counts as too slow and is closed [default: 1024]
+    #[arg(long, env = "PALAVER_WS_QUEUE_FRAMES")]
+    pub ws_queue_frames: Option<usize>,
+}
+
+impl Settings {
+    /// `self` wins where set; `other` fills the gaps.
+    pub fn or(self, other: Settings) -> Settings {
+        Settings {
+            data_dir: self.data_dir.or(other.data_dir),
+            http_addr: self.http_addr.or(other.http_addr),
+            ws_addr: self.ws_addr.or(other.ws_addr),
+            durability: self.durability.or(other.durability),
+            token_ttl_secs: self.token_ttl_secs.or(other.token_ttl_secs),
+            ws_allowed_origins: self.ws_allowed_origins.or(other.ws_allowed_origins),
+            max_body_bytes: self.max_body_bytes.or(other.max_body_bytes),
+            resume_limit: self.resume_limit.or(other.resume_limit),
+            max_ws_connections: self.max_ws_connections.or(other.max_ws_connections),
+            ws_queue_frames: self.ws_queue_frames.or(other.ws_queue_frames),
+        }
+    }
+
+    pub fn from_toml_file(path: &Path) -> anyhow::Result<Settings> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("bad config {}: {e}", path.display()))
+    }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    pub durability: Durability,
+    pub token_ttl_secs: i64,
+    pub ws_allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub resume_limit: u64,
+    pub max_ws_connections: usize,
+    pub ws_queue_frames: usize,
+}
+
+impl Config {
+    pub fn resolve(s: Settings) -> anyhow::Result<Config> {
+        let config = Config {
+            data_dir: s.data_dir.unwrap_or_else(|| PathBuf::from("data")),
+            http_addr: s
+                .http_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            ws_addr: s
+                .ws_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081))),
+            durability: s.durability.unwrap_or(Durability::Normal),
+            token_ttl_secs: s.token_ttl_secs.unwrap_or(30 * 24 * 3600),
+            ws_allowed_origins: s.ws_allowed_origins.unwrap_or_default(),
+            max_body_bytes: s.max_body_bytes.unwrap_or(64 * 1024),
+            resume_limit: s.resume_limit.unwrap_or(1000),
+            max_ws_connections: s.max_ws_connections.unwrap_or(100_000),
+            ws_queue_frames: s.ws_queue_frames.unwrap_or(1024),
+        };
+        anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
+        anyhow::ensure!(
+            (1..=u32::MAX as u64).contains(&config.resume_limit),
+            "resume-limit must be between 1 and {}",
+            u32::MAX
+        );
+        anyhow::ensure!(
+            config.max_body_bytes >= 1024,
+            "max-body-bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            config.ws_queue_frames >= 8,
+            "ws-queue-frames must be at least 8"
+        );
+        anyhow::ensure!(
+            config.max_ws_connections >= 1,
+            "max-ws-connections must be at least 1"
+        );
+        Ok(config)
+    }
+
+    /// Defaults with a given data directory and ephemeral ports (tests, benches).
+    pub fn ephemeral(data_dir: PathBuf) -> Config {
+        let mut c = Config::resolve(Settings::default()).expect("defaults are valid");
+        c.data_dir = data_dir;
+        c.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        c.ws_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_the_rest() {
+        let file: Settings =
+            toml::from_str("http-addr = \"127.0.0.1:9000\"\nresume-limit = 5").unwrap();
+        let flags = Settings {
+            resume_limit: Some(7),
+            ..Settings::default()
+        };
+        let c = Config::resolve(flags.or(file)).unwrap();
+        assert_eq!(c.http_addr.port(), 9000);
+        assert_eq!(c.resume_limit, 7);
+        assert_eq!(c.ws_addr.port(), 8081);
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        assert!(toml::from_str::<Settings>("htp-addr = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! Password login and logout.
+
+use super::context::Ctx;
+use super::response::Reply;
+use crate::auth as passwords;
+use crate::error::{Error, Result};
+use crate::model::validate::Checker;
+use crate::model::{FieldError, NewSession, Timestamp, User};
+use serde::{Deserialize, Serialize};
+
+/// Longest device id we keep.
+const MAX_DEVICE_ID_CHARS: usize = 128;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Login {
+    login: Option<String>,
+    password: Option<String>,
+    device_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoggedIn {
+    token: String,
+    expires_at: Timestamp,
+    user: User,
+}
+
+/// POST /api/auth/login {login, password, deviceId?} → {token, expiresAt, user}
+pub async fn login(ctx: Ctx) -> Result<Reply> {
+    let body: Login = ctx.json()?;
+    let mut c = Checker::default();
+    if body.login.is_none() {
+        c.push(FieldError::required("login"));
+    }
+    if body.password.is_none() {
+        c.push(FieldError::required("password"));
+    }
+    c.optional_text("deviceId", body.device_id.as_deref(), MAX_DEVICE_ID_CHARS);
+    c.finish().map_err(Error::Validation)?;
+    let login = body.login.unwrap_or_default();
+    let password = body.password.unwrap_or_default();
+    let ttl = ctx.app.config.token_ttl_secs;
+    let device_id = body.device_id;
+    let result = ctx
+        .app
+        .store
+        .run(move |s| {
+            let found = s.user_with_password(&login)?;
+            // Verify even for an unknown login so timing reveals nothing.
+            let ok = passwords::verify_password(&password, found.as_ref().map(|(_, h)| h.as_str()));
+            let Some((user, _)) = found.filter(|_| ok) else {
+                return Ok(None);
+            };
+            let token = passwords::new_token();
+            let session = s.create_session(&NewSession {
+                user_id: user.id,
+                token_hash: passwords::token_hash(&token),
+                device_id,
+                expires_at: Timestamp::now().plus_seconds(ttl),
+            })?;
+            Ok(Some(LoggedIn {
+                token,
+                expires_at: session.expires_at,
+                user,
+            }))
+        })
+        .await?;
+    let logged_in =
+        result.ok_or_else(|| Error::Unauthorized("login or password is wrong".into()))?;
+    Ok(Reply::ok(&logged_in))
+}
+
+/// POST /api/auth/logout — ends this session; the token stops working.
+pub async fn logout(ctx: Ctx) -> Result<Reply> {
+    let session = ctx.session().await?;
+    ctx.app
+        .store
+        .run(move |s| s.revoke_session(session.id, Timestamp::now()))
+        .await?;
+    Ok(Reply::done())
+}

@@ -1,0 +1,138 @@
+//! A room's messages: post (same path as WebSocket) and history pages.
+
+use super::context::Ctx;
+use super::response::Reply;
+use super::rooms::role_in;
+use super::users::limit;
+use crate::error::{Error, Result};
+use crate::model::{HistoryCursor, Seq};
+use crate::service::{self, MessageRequest};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateMessage {
+    message_id: Option<String>,
+    content: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    reply_id: Option<String>,
+}
+
+/// POST /api/rooms/{id}/messages {messageId?, content, type?, replyId?} —
+/// answered after commit, fanned out live to WebSocket members. A retry
+/// with the same messageId returns the original message.
+pub async fn create(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let body: CreateMessage = ctx.json()?;
+    let message = service::new_message(
+        me,
+        MessageRequest {
+            message_id: body.message_id,
+            content: body.content,
+            kind: body.kind,
+            reply_id: body.reply_id,
+        },
+    )?;
+    let message = service::post_message(&ctx.app, id, message).await?;
+    let location = format!("/api/rooms/{id}/messages?after={}&limit=1", message.seq - 1);
+    Ok(Reply::created(&message, location))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryQuery {
+    before: Option<Seq>,
+    after: Option<Seq>,
+    /// Alias of `before`, for clients that page by the last id they saw.
+    last_id: Option<Seq>,
+    page: Option<u64>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryMeta {
+    count: usize,
+    /// Highest seq in the room now.
+    last_seq: Seq,
+    /// Pass as `before` to read older messages; absent at the beginning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_before: Option<Seq>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Pagination {
+    current_page: u64,
+    per_page: u32,
+    total: u64,
+    total_pages: u64,
+    links: Links,
+}
+
+#[derive(Serialize)]
+struct Links {
+    next: Option<String>,
+    previous: Option<String>,
+}
+
+/// GET /api/rooms/{id}/messages?before=SEQ|after=SEQ|lastId=SEQ|page=N&limit=N
+/// — newest first. Seqs are gap-free, so `page` is exact and cheap.
+pub async fn list(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let q: HistoryQuery = ctx.query()?;
+    let limit = limit(q.limit)?;
+    let before = q.before.or(q.last_id);
+    let cursor = match (before, q.after, q.page) {
+        (None, None, None) => HistoryCursor::Latest,
+        (Some(b), None, None) => HistoryCursor::Before(b),
+        (None, Some(a), None) => HistoryCursor::After(a),
+        (None, None, Some(p)) if p >= 1 => HistoryCursor::Page(p),
+        (None, None, Some(_)) => {
+            return Err(Error::validation("page", "range", "page starts at 1"));
+        }
+        _ => {
+            return Err(Error::validation(
+                "before",
+                "exclusive",
+                "use only one of before, after, lastId and page",
+            ))
+        }
+    };
+    role_in(&ctx, id, me).await?;
+    let (messages, last_seq) = ctx
+        .app
+        .store
+        .run(move |s| Ok((s.history(id, cursor, limit)?, s.last_seq(id)?)))
+        .await?;
+    let oldest = messages.last().map(|m| m.seq);
+    let pagination = match cursor {
+        HistoryCursor::Page(page) => {
+            let total_pages = last_seq.div_ceil(u64::from(limit));
+            let link = |p: u64| format!("/api/rooms/{id}/messages?page={p}&limit={limit}");
+            Some(Pagination {
+                current_page: page,
+                per_page: limit,
+                total: last_seq,
+                total_pages,
+                links: Links {
+                    next: (page < total_pages).then(|| link(page + 1)),
+                    previous: (page > 1).then(|| link(page - 1)),
+                },
+            })
+        }
+        _ => None,
+    };
+    let meta = HistoryMeta {
+        count: messages.len(),
+        last_seq,
+        next_before: oldest.filter(|s| *s > 1),
+        pagination,
+    };
+    Ok(Reply::with_meta(&messages, Some(&meta)))
+}

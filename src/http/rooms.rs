@@ -1,0 +1,193 @@
+//! Rooms and their participants.
+
+use super::context::Ctx;
+use super::response::Reply;
+use super::users::limit;
+use crate::actors::messages::{AddMember, DeleteRoom, RemoveMember};
+use crate::actors::room_actor;
+use crate::error::{Error, Result};
+use crate::model::validate::{self, Checker};
+use crate::model::{Role, RoomId, RoomPatch, UserId};
+use crate::service::{self, RoomRequest};
+use serde::{Deserialize, Serialize};
+
+/// The caller's role in the room; 404 when they are not in it, so a
+/// stranger cannot tell a private room from a missing one.
+pub async fn role_in(ctx: &Ctx, room: RoomId, user: UserId) -> Result<Role> {
+    ctx.app
+        .store
+        .run(move |s| s.member_role(room, user))
+        .await?
+        .ok_or_else(|| Error::not_found("room"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRoom {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    name: Option<String>,
+    public: Option<bool>,
+    #[serde(default)]
+    participants: Vec<UserId>,
+}
+
+/// POST /api/rooms {type, name?, public?, participants[]} → 201 with the
+/// room; an existing direct room with the same person → 200 with it.
+pub async fn create(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let body: CreateRoom = ctx.json()?;
+    let req = RoomRequest {
+        kind: body.kind,
+        name: body.name,
+        public: body.public,
+        participants: body.participants,
+    };
+    let (room, created) = service::create_room(&ctx.app, me, req).await?;
+    if created {
+        let location = format!("/api/rooms/{}", room.room.id);
+        Ok(Reply::created(&room, location))
+    } else {
+        Ok(Reply::ok(&room))
+    }
+}
+
+#[derive(Serialize)]
+struct Count {
+    count: usize,
+}
+
+/// GET /api/rooms — the rooms I am in.
+pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let rooms = ctx.app.store.run(move |s| s.rooms_of_user(me)).await?;
+    Ok(Reply::with_meta(
+        &rooms,
+        Some(&Count { count: rooms.len() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PublicQuery {
+    limit: Option<u32>,
+}
+
+/// GET /api/rooms/public?limit=N — N public rooms at random.
+pub async fn list_public(ctx: Ctx) -> Result<Reply> {
+    ctx.session().await?;
+    let q: PublicQuery = ctx.query()?;
+    let n = limit(q.limit)?;
+    let rooms = ctx.app.store.run(move |s| s.public_rooms(n)).await?;
+    Ok(Reply::with_meta(
+        &rooms,
+        Some(&Count { count: rooms.len() }),
+    ))
+}
+
+/// GET /api/rooms/{id} — details with participants, for participants.
+pub async fn get(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    role_in(&ctx, id, me).await?;
+    let details = ctx
+        .app
+        .store
+        .run(move |s| s.room_details(id))
+        .await?
+        .ok_or_else(|| Error::not_found("room"))?;
+    Ok(Reply::ok(&details))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchRoom {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    public: Option<bool>,
+}
+
+/// Tells `"name": null` (clear it) from a missing `name` (keep it).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// PATCH /api/rooms/{id} {name?, public?} — owners and admins only.
+pub async fn update(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let body: PatchRoom = ctx.json()?;
+    let mut c = Checker::default();
+    if let Some(Some(name)) = &body.name {
+        c.optional_text("name", Some(name), validate::MAX_ROOM_NAME_CHARS);
+    }
+    c.finish().map_err(Error::Validation)?;
+    let role = role_in(&ctx, id, me).await?;
+    if !role.manages() {
+        return Err(Error::Forbidden(
+            "only the room's owner or admins may change it".into(),
+        ));
+    }
+    let patch = RoomPatch {
+        name: body.name.map(|n| n.map(|n| n.trim().to_owned())),
+        public: body.public,
+    };
+    let room = ctx
+        .app
+        .store
+        .run(move |s| s.update_room(id, &patch))
+        .await?;
+    Ok(Reply::ok(&room))
+}
+
+/// DELETE /api/rooms/{id} — the owner deletes the room; every online
+/// participant gets `room_deleted`.
+pub async fn delete(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
+    room.send(DeleteRoom { by: me }).await??;
+    Ok(Reply::done())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddParticipant {
+    user_id: Option<UserId>,
+}
+
+/// POST /api/rooms/{id}/participants {userId} — writes a system message
+/// and broadcasts `participant_added`.
+pub async fn add_participant(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let body: AddParticipant = ctx.json()?;
+    let user_id = body
+        .user_id
+        .ok_or_else(|| Error::Validation(vec![crate::model::FieldError::required("userId")]))?;
+    role_in(&ctx, id, me).await?;
+    let exists = ctx.app.store.run(move |s| s.user(user_id)).await?.is_some();
+    if !exists {
+        return Err(Error::validation(
+            "userId",
+            "unknown",
+            format!("user {user_id} does not exist"),
+        ));
+    }
+    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
+    let message = room.send(AddMember { by: me, user_id }).await??;
+    Ok(Reply::created(
+        &message,
+        format!("/api/rooms/{id}/participants/{user_id}"),
+    ))
+}
+
+/// DELETE /api/rooms/{id}/participants/{userId} — leave, or remove someone
+/// (owners and admins); broadcasts `participant_removed`.
+pub async fn remove_participant(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let user_id = ctx.id("userId", "participant")?;
+    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
+    let message = room.send(RemoveMember { by: me, user_id }).await??;
+    Ok(Reply::ok(&message))
+}

@@ -1,0 +1,144 @@
+//! Users: sign up, list the people you can start a room with, look one up,
+//! and `me` with my rooms.
+
+use super::context::Ctx;
+use super::response::Reply;
+use crate::auth as passwords;
+use crate::error::{Error, Result};
+use crate::model::validate::{self, Checker};
+use crate::model::{NewUser, Room, User};
+use crate::store::UserListQuery;
+use serde::{Deserialize, Serialize};
+
+/// Page size when the client names none, and the most it may ask for.
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// Checks `limit` against PRODUCT.md's collection rules.
+pub fn limit(value: Option<u32>) -> Result<u32> {
+    match value {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n @ 1..=MAX_LIMIT) => Ok(n),
+        Some(_) => Err(Error::validation(
+            "limit",
+            "range",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateUser {
+    login: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    avatar: Option<String>,
+}
+
+/// POST /api/users — sign up. 201 with the user.
+pub async fn create(ctx: Ctx) -> Result<Reply> {
+    let body: CreateUser = ctx.json()?;
+    let mut c = Checker::default();
+    validate::login(&mut c, body.login.as_deref());
+    validate::password(&mut c, body.password.as_deref());
+    c.text("name", body.name.as_deref(), validate::MAX_NAME_CHARS);
+    c.optional_text("avatar", body.avatar.as_deref(), validate::MAX_AVATAR_CHARS);
+    c.finish().map_err(Error::Validation)?;
+    let password = body.password.unwrap_or_default();
+    let new = NewUser {
+        login: body.login.unwrap_or_default(),
+        password_hash: String::new(),
+        name: body.name.unwrap_or_default().trim().to_owned(),
+        avatar: body.avatar,
+    };
+    let user = ctx
+        .app
+        .store
+        .run(move |s| {
+            let password_hash = passwords::hash_password(&password)
+                .map_err(|e| crate::store::StoreError::Internal(format!("argon2: {e}")))?;
+            s.create_user(&NewUser {
+                password_hash,
+                ..new
+            })
+        })
+        .await?;
+    let location = format!("/api/users/{}", user.id);
+    Ok(Reply::created(&user, location))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    limit: Option<u32>,
+    last_id: Option<i64>,
+    login: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
+    count: usize,
+    /// Pass as `lastId` for the next page; absent on the last page.
+    last_id: Option<i64>,
+}
+
+/// GET /api/users — people you can start a room with (everyone but you),
+/// by id; `lastId` pages, `login` filters by prefix.
+pub async fn list(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let q: ListQuery = ctx.query()?;
+    let limit = limit(q.limit)?;
+    let query = UserListQuery {
+        exclude: Some(me),
+        after_id: q.last_id,
+        login_prefix: q.login.filter(|l| !l.is_empty()),
+        limit,
+    };
+    let users = ctx.app.store.run(move |s| s.list_users(&query)).await?;
+    let meta = ListMeta {
+        count: users.len(),
+        last_id: users
+            .last()
+            .filter(|_| users.len() as u32 == limit)
+            .map(|u| u.id),
+    };
+    Ok(Reply::with_meta(&users, Some(&meta)))
+}
+
+/// GET /api/users/{id}
+pub async fn get(ctx: Ctx) -> Result<Reply> {
+    ctx.session().await?;
+    let id = ctx.id("id", "user")?;
+    let user = ctx
+        .app
+        .store
+        .run(move |s| s.user(id))
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    Ok(Reply::ok(&user))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Me {
+    #[serde(flatten)]
+    user: User,
+    rooms: Vec<Room>,
+}
+
+/// GET /api/me — me, with the rooms I am in.
+pub async fn me(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let found = ctx
+        .app
+        .store
+        .run(move |s| Ok(s.user(me)?.map(|u| (u, s.rooms_of_user(me)))))
+        .await?;
+    let (user, rooms) = found.ok_or_else(|| Error::not_found("user"))?;
+    Ok(Reply::ok(&Me {
+        user,
+        rooms: rooms?,
+    }))
+}

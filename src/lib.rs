@@ -1,0 +1,60 @@
+//! # palaver — a self-hosted realtime chat server
+//!
+//! One binary serves chat over a REST API (hyper) and a WebSocket action
+//! protocol (tokio-tungstenite), with every message kept in an embedded
+//! SQLite file.
+//!
+//! ## Layout — what each module owns
+//!
+//! - [`model`] — domain types (users, rooms, messages, seqs) and input
+//!   validation. Imports nothing else of ours.
+//! - [`store`] — the `Store` trait and its SQLite implementation: pool and
+//!   pragmas, migrations from `data/migrations`, one file per table group,
+//!   and the group-commit writer thread. All SQL lives here.
+//! - [`actors`] — actix actors: the registry, one actor per active room
+//!   (members, next seq, fan-out), one per connected user (sockets, rooms).
+//!   All actor messages are in `actors/messages.rs`.
+//! - [`protocol`] — WebSocket frames (client actions, server frames) and
+//!   their JSON codec with size limits.
+//! - [`net`] — the WebSocket listener; per connection a reader (decode,
+//!   call actors) and a writer task (bounded queue, resume ordering).
+//! - [`http`] — the hyper server, router, request context, one file per
+//!   resource.
+//! - [`service`] — operations both front ends offer (create room, post).
+//! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
+//! - [`error`] — the crate error and the ONE mapping to HTTP statuses,
+//!   error envelopes and WebSocket close codes.
+//! - [`config`] — every address, path and limit; flags > env > TOML > default.
+//! - [`server`] — wires store, actors and listeners; drains on shutdown.
+//! - [`shutdown`] — Ctrl-C / SIGTERM.
+//!
+//! ## Data flows one way
+//!
+//! ```text
+//! socket ─► net (handshake, auth, limits) ─► protocol (decode) ─┐
+//! HTTP ───► http (route, auth, body) ───────────────────────────┤
+//!                                                               ▼
+//!                                 service ─► room actor ─► store writer (group commit)
+//!                                                 │
+//!                                                 └─► fan-out: encode once, try_send the
+//!                                                     same bytes to each member's user
+//!                                                     actor, which queues them on its sockets
+//! ```
+//!
+//! A message is acknowledged only after its transaction commits; a room has
+//! at most one batch at the writer, so seqs are gap-free and fan-out follows
+//! commit order.
+
+pub mod actors;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod net;
+pub mod protocol;
+pub mod server;
+pub mod service;
+pub mod shutdown;
+pub mod store;

@@ -1,0 +1,585 @@
+//! One WebSocket connection: handshake (token, Origin, subprotocol),
+//! authentication, a reader that decodes action frames and calls actors, and
+//! a writer task that owns the socket's sending side and its bounded queue.
+
+use super::ordering::Ordering;
+use crate::actors::messages::{
+    ConnHandle, Connect, Disconnect, MarkSeen, Outgoing, Post, Resume, Typing,
+};
+use crate::actors::{room_actor, RoomActor};
+use crate::app::App;
+use crate::error::{close_code, Error};
+use crate::model::{RoomId, UserId};
+use crate::protocol::{self, AckBody, Action, ClientFrame, DecodeError, ResumeStatus, ServerFrame};
+use crate::service::{self, MessageRequest, RoomRequest};
+use actix::Addr;
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+/// A client that opened a socket must authenticate within this time.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server pings this often, so dead peers and idle NATs are noticed.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// A socket that sends nothing (not even a pong) for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Actions of one connection being processed at once; the reader waits
+/// for a slot, which pushes back on a client that floods.
+const MAX_IN_FLIGHT: usize = 64;
+/// The JSON subprotocol name; `palaver.v1.bincode` is reserved for binary frames.
+const SUBPROTOCOL_JSON: &str = "palaver.v1.json";
+
+type Sink = SplitSink<WebSocketStream<TcpStream>, WsMessage>;
+type Source = SplitStream<WebSocketStream<TcpStream>>;
+
+/// Tungstenite's defaults (128 KiB read buffer per socket, 64 MiB messages,
+/// unbounded write buffer) are wrong for many idle chat sockets.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(Some(protocol::MAX_FRAME_BYTES))
+        .max_frame_size(Some(protocol::MAX_FRAME_BYTES))
+}
+
+/// What the upgrade request told us.
+#[derive(Default)]
+struct Handshake {
+    token: Option<String>,
+}
+
+fn token_from_request(req: &Request) -> Option<String> {
+    let from_query = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| v.to_owned())
+    });
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    from_query
+        .or_else(|| {
+            header("authorization")
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_owned)
+        })
+        .or_else(|| header("accesstoken").map(str::to_owned))
+}
+
+fn reject(status: u16, reason: &str) -> ErrorResponse {
+    let mut resp = ErrorResponse::new(Some(reason.to_owned()));
+    *resp.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::from_u16(status)
+        .unwrap_or(tokio_tungstenite::tungstenite::http::StatusCode::BAD_REQUEST);
+    resp
+}
+
+pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut handshake = Handshake::default();
+    let allowed = &app.config.ws_allowed_origins;
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        if !allowed.is_empty() {
+            let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
+            // Non-browser clients send no Origin; browsers always do.
+            if let Some(origin) = origin {
+                if !allowed.iter().any(|a| a == origin) {
+                    return Err(reject(403, "origin not allowed"));
+                }
+            }
+        }
+        let wants_json = req
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|p| p.trim() == SUBPROTOCOL_JSON));
+        if wants_json {
+            resp.headers_mut().insert(
+                "sec-websocket-protocol",
+                tokio_tungstenite::tungstenite::http::HeaderValue::from_static(SUBPROTOCOL_JSON),
+            );
+        }
+        handshake.token = token_from_request(req);
+        Ok(resp)
+    };
+    let upgrade =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config()));
+    let ws = match tokio::time::timeout(AUTH_TIMEOUT, upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "websocket handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let (mut sink, mut source) = ws.split();
+
+    let mut request_id = None;
+    let token = match handshake.token {
+        Some(token) => Some(token),
+        None => match first_frame_auth(&mut source).await {
+            Ok((token, rid)) => {
+                request_id = rid;
+                Some(token)
+            }
+            Err(reason) => {
+                refuse(&mut sink, None, &Error::Unauthorized(reason)).await;
+                return;
+            }
+        },
+    };
+    let session = match service::authenticate(&app, token.as_deref().unwrap_or_default()).await {
+        Ok(session) => session,
+        Err(e) => {
+            refuse(&mut sink, request_id.as_deref(), &e).await;
+            return;
+        }
+    };
+    let user_id = session.user_id;
+
+    let (tx, rx) = mpsc::channel(app.config.ws_queue_frames);
+    let conn = ConnHandle {
+        id: app.next_conn_id(),
+        tx,
+        kick: CancellationToken::new(),
+    };
+    let (close_tx, close_rx) = oneshot::channel();
+    let writer = tokio::spawn(write_loop(
+        sink,
+        rx,
+        conn.kick.clone(),
+        app.shutdown.clone(),
+        close_rx,
+    ));
+    let connected = app
+        .registry
+        .send(Connect {
+            user_id,
+            conn: conn.clone(),
+        })
+        .await
+        .map_err(Error::from)
+        .and_then(|r| r);
+    if let Err(e) = connected {
+        let _ = close_tx.send(close_for(&e));
+        let _ = writer.await;
+        return;
+    }
+    tracing::debug!(%peer, user_id, conn = conn.id, "websocket connected");
+    conn.offer(Outgoing::Frame(
+        ServerFrame::Ack {
+            request_id: request_id.as_deref(),
+            body: AckBody::Authenticated { user_id },
+        }
+        .encode(),
+    ));
+
+    let mut reader = Reader {
+        app: app.clone(),
+        user_id,
+        conn: conn.clone(),
+        rooms: HashMap::new(),
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+    };
+    let close = reader.run(&mut source).await;
+    app.registry.do_send(Disconnect {
+        user_id,
+        conn_id: conn.id,
+    });
+    let _ = close_tx.send(close);
+    let _ = writer.await;
+    tracing::debug!(%peer, user_id, conn = conn.id, "websocket closed");
+}
+
+/// Waits for `{"action": "auth", "token": ...}` as the first frame.
+async fn first_frame_auth(source: &mut Source) -> Result<(String, Option<String>), String> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, source.next())
+        .await
+        .map_err(|_| "no auth frame within 10 seconds".to_owned())?;
+    let Some(Ok(WsMessage::Text(text))) = first else {
+        return Err("the first frame must be {\"action\": \"auth\", \"token\": ...}".into());
+    };
+    match protocol::decode(text.as_bytes()) {
+        Ok(ClientFrame {
+            request_id,
+            action: Action::Auth { token },
+        }) => Ok((token, request_id)),
+        _ => Err("the first frame must be {\"action\": \"auth\", \"token\": ...}".into()),
+    }
+}
+
+/// Tells an unauthenticated client why, then closes.
+async fn refuse(sink: &mut Sink, request_id: Option<&str>, e: &Error) {
+    let reason = e.reason();
+    let frame = ServerFrame::Error {
+        request_id,
+        code: e.code(),
+        reason: &reason,
+        retry_after: None,
+    }
+    .encode();
+    if let Ok(text) = Utf8Bytes::try_from(frame) {
+        let _ = sink.send(WsMessage::Text(text)).await;
+    }
+    let (code, why) = close_for(e);
+    let _ = sink
+        .send(WsMessage::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: why.into(),
+        })))
+        .await;
+}
+
+fn close_for(e: &Error) -> (u16, &'static str) {
+    match e {
+        Error::Unauthorized(_) => (close_code::POLICY_VIOLATION, "authentication failed"),
+        Error::ShuttingDown => (close_code::GOING_AWAY, "server shutting down"),
+        _ => (close_code::TRY_AGAIN_LATER, "try again later"),
+    }
+}
+
+/// Owns the sending half: writes queued frames in order, pings, and sends
+/// the close frame that fits why the connection ends.
+async fn write_loop(
+    mut sink: Sink,
+    mut rx: mpsc::Receiver<Outgoing>,
+    kick: CancellationToken,
+    shutdown: CancellationToken,
+    mut close_rx: oneshot::Receiver<(u16, &'static str)>,
+) {
+    let mut ordering = Ordering::default();
+    let mut frames = Vec::new();
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    let close = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break Some((close_code::GOING_AWAY, "server shutting down")),
+            _ = kick.cancelled() => break Some((close_code::POLICY_VIOLATION, "connection too slow; reconnect and resume")),
+            reason = &mut close_rx => break reason.ok(),
+            item = rx.recv() => {
+                let Some(item) = item else { break None };
+                ordering.accept(item, &mut frames);
+                if write_frames(&mut sink, &mut frames).await.is_err() {
+                    break None;
+                }
+                // Flush once per burst rather than once per frame.
+                if rx.is_empty() && sink.flush().await.is_err() {
+                    break None;
+                }
+            }
+            _ = ping.tick() => {
+                if sink.send(WsMessage::Ping(Bytes::new())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = close {
+        let _ = sink
+            .send(WsMessage::Close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.into(),
+            })))
+            .await;
+    }
+    let _ = sink.close().await;
+}
+
+async fn write_frames(sink: &mut Sink, frames: &mut Vec<Bytes>) -> Result<(), WsError> {
+    for frame in frames.drain(..) {
+        // Frames are produced by serde_json, so they are UTF-8.
+        let text = Utf8Bytes::try_from(frame).map_err(|_| WsError::Utf8("frame".into()))?;
+        sink.feed(WsMessage::Text(text)).await?;
+    }
+    Ok(())
+}
+
+/// The receiving half: decodes each action and hands it to the actors.
+struct Reader {
+    app: Arc<App>,
+    user_id: UserId,
+    conn: ConnHandle,
+    /// Room actors this socket talks to, so a post is one mailbox push.
+    rooms: HashMap<RoomId, Addr<RoomActor>>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Reader {
+    /// Reads until the peer leaves or breaks the protocol; returns the close
+    /// frame to send.
+    async fn run(&mut self, source: &mut Source) -> (u16, &'static str) {
+        loop {
+            let next = tokio::select! {
+                _ = self.conn.kick.cancelled() => return (close_code::POLICY_VIOLATION, "connection too slow"),
+                _ = self.app.shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
+                next = tokio::time::timeout(IDLE_TIMEOUT, source.next()) => next,
+            };
+            match next {
+                Err(_) => return (close_code::POLICY_VIOLATION, "idle timeout"),
+                Ok(None) | Ok(Some(Ok(WsMessage::Close(_)))) => return (1000, "bye"),
+                Ok(Some(Ok(WsMessage::Text(text)))) => self.handle(text.as_bytes()).await,
+                Ok(Some(Ok(WsMessage::Binary(_)))) => self.send_error(
+                    None,
+                    &Error::BadRequest(
+                        "binary frames are not supported; send JSON text frames".into(),
+                    ),
+                ),
+                Ok(Some(Ok(_))) => {} // ping/pong: answered by tungstenite
+                Ok(Some(Err(WsError::Capacity(_)))) => {
+                    return (close_code::MESSAGE_TOO_BIG, "frame exceeds 64 KiB")
+                }
+                Ok(Some(Err(WsError::Protocol(_)))) | Ok(Some(Err(WsError::Utf8(_)))) => {
+                    return (close_code::PROTOCOL_ERROR, "protocol error")
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::debug!(error = %e, "websocket read ended");
+                    return (1000, "bye");
+                }
+            }
+        }
+    }
+
+    fn send_error(&self, request_id: Option<&str>, e: &Error) {
+        let reason = e.reason();
+        let retry_after = match e {
+            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        self.conn.offer(Outgoing::Frame(
+            ServerFrame::Error {
+                request_id,
+                code: e.code(),
+                reason: &reason,
+                retry_after,
+            }
+            .encode(),
+        ));
+    }
+
+    fn send_ack(&self, request_id: Option<&str>, body: AckBody) {
+        self.conn.offer(Outgoing::Frame(
+            ServerFrame::Ack { request_id, body }.encode(),
+        ));
+    }
+
+    async fn room(&mut self, room_id: RoomId) -> Result<Addr<RoomActor>, Error> {
+        if let Some(addr) = self.rooms.get(&room_id).filter(|a| a.connected()) {
+            return Ok(addr.clone());
+        }
+        let addr = room_actor(&self.app.registry, &self.app.store, room_id).await?;
+        self.rooms.insert(room_id, addr.clone());
+        Ok(addr)
+    }
+
+    async fn handle(&mut self, bytes: &[u8]) {
+        let frame = match protocol::decode(bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let error = match e {
+                    DecodeError::TooLarge(_) => Error::PayloadTooLarge(e.to_string()),
+                    DecodeError::Syntax(_) | DecodeError::Shape(_) => {
+                        Error::BadRequest(e.to_string())
+                    }
+                };
+                // Echo the requestId when the frame was JSON enough to have one.
+                let rid = serde_json::from_slice::<serde_json::Value>(bytes)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("requestId")
+                            .and_then(|r| r.as_str())
+                            .map(str::to_owned)
+                    });
+                return self.send_error(rid.as_deref(), &error);
+            }
+        };
+        let rid = frame.request_id;
+        let result = match frame.action {
+            Action::Auth { .. } => Err(Error::Conflict(
+                "this connection is already authenticated".into(),
+            )),
+            Action::Ping => {
+                self.conn.offer(Outgoing::Frame(
+                    ServerFrame::Pong {
+                        request_id: rid.as_deref(),
+                    }
+                    .encode(),
+                ));
+                Ok(())
+            }
+            Action::CreateMessage {
+                room_id,
+                message_id,
+                content,
+                kind,
+                reply_id,
+            } => {
+                let req = MessageRequest {
+                    message_id,
+                    content: Some(content),
+                    kind,
+                    reply_id,
+                };
+                self.create_message(room_id, req, rid.clone()).await
+            }
+            Action::CreateRoom {
+                participants,
+                kind,
+                name,
+            } => {
+                let req = RoomRequest {
+                    kind,
+                    name,
+                    public: None,
+                    participants,
+                };
+                self.create_room(req, rid.clone()).await;
+                Ok(())
+            }
+            Action::Typing { room_id } => match self.room(room_id).await {
+                Ok(room) => room
+                    .send(Typing {
+                        user_id: self.user_id,
+                    })
+                    .await
+                    .map_err(Error::from)
+                    .and_then(|r| r)
+                    .map(|()| {
+                        if rid.is_some() {
+                            self.send_ack(rid.as_deref(), AckBody::Empty {});
+                        }
+                    }),
+                Err(e) => Err(e),
+            },
+            Action::Seen { room_id, seq } => match self.room(room_id).await {
+                Ok(room) => room
+                    .send(MarkSeen {
+                        user_id: self.user_id,
+                        seq,
+                    })
+                    .await
+                    .map_err(Error::from)
+                    .and_then(|r| r)
+                    .map(|()| self.send_ack(rid.as_deref(), AckBody::Empty {})),
+                Err(e) => Err(e),
+            },
+            Action::Resume { rooms } => {
+                let statuses = self.resume(rooms).await;
+                self.send_ack(rid.as_deref(), AckBody::Resume { rooms: statuses });
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.send_error(rid.as_deref(), &e);
+        }
+    }
+
+    /// The post enters the room's mailbox before the next frame is read, so
+    /// one socket's messages keep their order; the ack is awaited apart so
+    /// the socket can pipeline up to MAX_IN_FLIGHT posts.
+    async fn create_message(
+        &mut self,
+        room_id: RoomId,
+        req: MessageRequest,
+        rid: Option<String>,
+    ) -> Result<(), Error> {
+        let message = service::new_message(self.user_id, req)?;
+        let room = self.room(room_id).await?;
+        let permit = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        let pending = room.send(Post {
+            sender: self.user_id,
+            message,
+        });
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            let frame = match pending.await.map_err(Error::from).and_then(|r| r) {
+                Ok(message) => ServerFrame::Ack {
+                    request_id: rid.as_deref(),
+                    body: AckBody::Message { message: &message },
+                }
+                .encode(),
+                Err(e) => {
+                    let reason = e.reason();
+                    ServerFrame::Error {
+                        request_id: rid.as_deref(),
+                        code: e.code(),
+                        reason: &reason,
+                        retry_after: None,
+                    }
+                    .encode()
+                }
+            };
+            conn.offer(Outgoing::Frame(frame));
+            drop(permit);
+        });
+        Ok(())
+    }
+
+    async fn create_room(&mut self, req: RoomRequest, rid: Option<String>) {
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let app = self.app.clone();
+        let user_id = self.user_id;
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            let frame = match service::create_room(&app, user_id, req).await {
+                Ok((room, _)) => ServerFrame::Ack {
+                    request_id: rid.as_deref(),
+                    body: AckBody::Room { room: &room },
+                }
+                .encode(),
+                Err(e) => {
+                    let reason = e.reason();
+                    ServerFrame::Error {
+                        request_id: rid.as_deref(),
+                        code: e.code(),
+                        reason: &reason,
+                        retry_after: None,
+                    }
+                    .encode()
+                }
+            };
+            conn.offer(Outgoing::Frame(frame));
+            drop(permit);
+        });
+    }
+
+    async fn resume(&mut self, rooms: BTreeMap<String, u64>) -> BTreeMap<String, ResumeStatus> {
+        let mut statuses = BTreeMap::new();
+        for (key, after) in rooms {
+            let status = match key.parse::<RoomId>() {
+                Err(_) => ResumeStatus::NotFound,
+                Ok(room_id) => match self.room(room_id).await {
+                    Err(_) => ResumeStatus::NotFound,
+                    Ok(room) => room
+                        .send(Resume {
+                            user_id: self.user_id,
+                            conn: self.conn.clone(),
+                            after,
+                        })
+                        .await
+                        .unwrap_or(ResumeStatus::NotFound),
+                },
+            };
+            statuses.insert(key, status);
+        }
+        statuses
+    }
+}

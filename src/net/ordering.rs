@@ -1,0 +1,150 @@
+//! Keeps one socket's room traffic in order across a `resume`: while a
+//! room's missed messages are being read, its live frames are held; then
+//! the replay is written, then the held frames, each seq at most once.
+
+use crate::actors::messages::Outgoing;
+use crate::model::{RoomId, Seq};
+use bytes::Bytes;
+use std::collections::HashMap;
+
+#[derive(Default)]
+struct RoomState {
+    /// Lowest and highest seq written to this socket; everything between
+    /// was written too (live frames arrive in order, and a socket that
+    /// misses one is disconnected).
+    sent: Option<(Seq, Seq)>,
+    /// Live frames held while a replay is on its way.
+    held: Option<Vec<(Seq, Bytes)>>,
+}
+
+impl RoomState {
+    fn already_sent(&self, seq: Seq) -> bool {
+        self.sent.is_some_and(|(lo, hi)| lo <= seq && seq <= hi)
+    }
+
+    fn mark_sent(&mut self, seq: Seq) {
+        self.sent = Some(match self.sent {
+            None => (seq, seq),
+            Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
+        });
+    }
+
+    fn write(&mut self, seq: Seq, frame: Bytes, out: &mut Vec<Bytes>) {
+        if !self.already_sent(seq) {
+            self.mark_sent(seq);
+            out.push(frame);
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Ordering {
+    rooms: HashMap<RoomId, RoomState>,
+}
+
+impl Ordering {
+    /// Turns one queued item into the frames to write now, in order.
+    pub fn accept(&mut self, item: Outgoing, out: &mut Vec<Bytes>) {
+        match item {
+            Outgoing::Frame(frame) => out.push(frame),
+            Outgoing::RoomFrame {
+                room_id,
+                seq,
+                frame,
+            } => {
+                let room = self.rooms.entry(room_id).or_default();
+                match &mut room.held {
+                    Some(held) => held.push((seq, frame)),
+                    None => room.write(seq, frame, out),
+                }
+            }
+            Outgoing::ResumeStart { room_id } => {
+                self.rooms.entry(room_id).or_default().held = Some(Vec::new());
+            }
+            Outgoing::ResumeData { room_id, frames } => {
+                let room = self.rooms.entry(room_id).or_default();
+                let held = room.held.take().unwrap_or_default();
+                // The replay fills the hole below what went out live, so
+                // judge "already sent" against the range from before it.
+                let live = RoomState {
+                    sent: room.sent,
+                    held: None,
+                };
+                let mut newest = 0;
+                for (seq, frame) in frames.into_iter().chain(held) {
+                    if live.already_sent(seq) || seq <= newest {
+                        continue;
+                    }
+                    newest = seq;
+                    room.mark_sent(seq);
+                    out.push(frame);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(seq: Seq) -> Outgoing {
+        Outgoing::RoomFrame {
+            room_id: 1,
+            seq,
+            frame: Bytes::from(seq.to_string()),
+        }
+    }
+
+    fn replay(seqs: &[Seq]) -> Outgoing {
+        Outgoing::ResumeData {
+            room_id: 1,
+            frames: seqs
+                .iter()
+                .map(|s| (*s, Bytes::from(s.to_string())))
+                .collect(),
+        }
+    }
+
+    fn run(items: Vec<Outgoing>) -> Vec<String> {
+        let mut o = Ordering::default();
+        let mut out = Vec::new();
+        for i in items {
+            o.accept(i, &mut out);
+        }
+        out.iter()
+            .map(|b| String::from_utf8(b.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn replay_comes_before_live_frames_held_during_it() {
+        let got = run(vec![
+            Outgoing::ResumeStart { room_id: 1 },
+            live(4), // committed after the replay was read
+            replay(&[2, 3]),
+            live(5),
+        ]);
+        assert_eq!(got, ["2", "3", "4", "5"]);
+    }
+
+    #[test]
+    fn frames_in_both_replay_and_live_are_written_once() {
+        let got = run(vec![
+            Outgoing::ResumeStart { room_id: 1 },
+            live(3),
+            replay(&[2, 3]),
+        ]);
+        assert_eq!(got, ["2", "3"]);
+    }
+
+    #[test]
+    fn live_frames_sent_before_resume_are_not_repeated() {
+        let got = run(vec![
+            live(5),
+            Outgoing::ResumeStart { room_id: 1 },
+            replay(&[3, 4, 5]),
+        ]);
+        assert_eq!(got, ["5", "3", "4"]);
+    }
+}

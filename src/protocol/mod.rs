@@ -1,0 +1,287 @@
+//! WebSocket frames: what clients send (`action`) and what the server sends
+//! (`type`), and the JSON codec with its limits. Decoding never panics and
+//! tells "not JSON" apart from "JSON of the wrong shape".
+
+use crate::model::{Message, RoomDetails, RoomId, Seq, UserId};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+/// Largest frame a client may send, in bytes. A message body is at most
+/// 4,000 characters (16 KB of UTF-8), so this leaves room for the envelope.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A client frame: `{"action": "...", "requestId": "...", ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientFrame {
+    /// Echoed in the `ack` or `error` that answers this frame.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Auth {
+        token: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    CreateRoom {
+        #[serde(deserialize_with = "ids")]
+        participants: Vec<UserId>,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// `senderId` and `createdAt` in the frame are ignored: the sender is
+    /// the authenticated user and the time is the server's.
+    #[serde(rename_all = "camelCase")]
+    CreateMessage {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+        #[serde(default)]
+        message_id: Option<String>,
+        content: String,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        reply_id: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Typing {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+    },
+    #[serde(rename_all = "camelCase")]
+    Seen {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+        seq: Seq,
+    },
+    /// `rooms` maps a room id to the last seq the client has.
+    Resume {
+        rooms: BTreeMap<String, Seq>,
+    },
+    Ping,
+}
+
+/// Ids are integers; a string holding an integer is accepted too, since the
+/// seed interface shows ids as strings.
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum AnyId {
+        Int(i64),
+        Str(String),
+    }
+    match AnyId::deserialize(d)? {
+        AnyId::Int(i) => Ok(i),
+        AnyId::Str(s) => s
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("'{s}' is not an id (an integer)"))),
+    }
+}
+
+fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "id")] i64);
+    Ok(Vec::<Wrapped>::deserialize(d)?
+        .into_iter()
+        .map(|w| w.0)
+        .collect())
+}
+
+/// Why a client frame could not be decoded.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame is {0} bytes; the limit is {MAX_FRAME_BYTES}")]
+    TooLarge(usize),
+    #[error("frame is not valid JSON: {0}")]
+    Syntax(String),
+    #[error("frame is not a valid action: {0}")]
+    Shape(String),
+}
+
+pub fn decode(bytes: &[u8]) -> Result<ClientFrame, DecodeError> {
+    if bytes.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => DecodeError::Shape(e.to_string()),
+        _ => DecodeError::Syntax(e.to_string()),
+    })
+}
+
+/// Outcome of one room in a `resume`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum ResumeStatus {
+    /// `count` missed messages follow (or already followed) on this socket.
+    #[serde(rename_all = "camelCase")]
+    Replayed { count: u64, last_seq: Seq },
+    /// The gap is larger than the server replays; page history over REST.
+    #[serde(rename_all = "camelCase")]
+    CannotRecover { last_seq: Seq, limit: u64 },
+    /// Not a room of yours (or no such room).
+    NotFound,
+}
+
+/// A server frame: `{"type": "...", ...}`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    RoomCreated {
+        room: &'a RoomDetails,
+    },
+    MessageCreated {
+        message: &'a Message,
+    },
+    #[serde(rename_all = "camelCase")]
+    ParticipantAdded {
+        room_id: RoomId,
+        user_id: UserId,
+        message: &'a Message,
+    },
+    #[serde(rename_all = "camelCase")]
+    ParticipantRemoved {
+        room_id: RoomId,
+        user_id: UserId,
+        message: &'a Message,
+    },
+    #[serde(rename_all = "camelCase")]
+    RoomDeleted {
+        room_id: RoomId,
+    },
+    #[serde(rename_all = "camelCase")]
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    #[serde(rename_all = "camelCase")]
+    Seen {
+        room_id: RoomId,
+        user_id: UserId,
+        seq: Seq,
+    },
+    #[serde(rename_all = "camelCase")]
+    Ack {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<&'a str>,
+        #[serde(flatten)]
+        body: AckBody<'a>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<&'a str>,
+        code: &'a str,
+        reason: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<&'a str>,
+    },
+}
+
+/// What an `ack` carries, by the action it answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AckBody<'a> {
+    Authenticated {
+        user_id: UserId,
+    },
+    Message {
+        message: &'a Message,
+    },
+    Room {
+        room: &'a RoomDetails,
+    },
+    Resume {
+        rooms: BTreeMap<String, ResumeStatus>,
+    },
+    Empty {},
+}
+
+impl ServerFrame<'_> {
+    /// JSON text of the frame. Serializing these types cannot fail (string
+    /// keys, no non-finite floats), so this never panics.
+    pub fn encode(&self) -> bytes::Bytes {
+        bytes::Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_004_create_message_frame_decodes() {
+        let f = decode(
+            br#"{"action":"create_message","roomId":"456","messageId":"0190a1b2-0000-7000-8000-000000000003",
+                "content":"How are you?","senderId":"user_123","createdAt":"2024-06-16T12:36:10.000Z"}"#,
+        )
+        .unwrap();
+        match f.action {
+            Action::CreateMessage {
+                room_id, content, ..
+            } => {
+                assert_eq!(room_id, 456);
+                assert_eq!(content, "How are you?");
+            }
+            other => panic!("decoded as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_004_create_room_frame_decodes() {
+        let f = decode(br#"{"action":"create_room","participants":[1,"2"]}"#).unwrap();
+        assert!(
+            matches!(f.action, Action::CreateRoom { participants, .. } if participants == [1, 2])
+        );
+    }
+
+    #[test]
+    fn bad_frames_are_classified() {
+        assert!(matches!(decode(b"{not json"), Err(DecodeError::Syntax(_))));
+        assert!(matches!(
+            decode(b"{\"action\":\"fly\"}"),
+            Err(DecodeError::Shape(_))
+        ));
+        assert!(matches!(
+            decode(br#"{"action":"create_message","roomId":"room_456","content":"x"}"#),
+            Err(DecodeError::Shape(_))
+        ));
+        let big = vec![b' '; MAX_FRAME_BYTES + 1];
+        assert_eq!(
+            decode(&big).unwrap_err(),
+            DecodeError::TooLarge(MAX_FRAME_BYTES + 1)
+        );
+    }
+
+    #[test]
+    fn ack_and_error_echo_request_id() {
+        let ack = ServerFrame::Ack {
+            request_id: Some("r1"),
+            body: AckBody::Empty {},
+        }
+        .encode();
+        assert_eq!(&ack[..], br#"{"type":"ack","requestId":"r1"}"#);
+        let err = ServerFrame::Error {
+            request_id: Some("r2"),
+            code: "not_found",
+            reason: "room not found",
+            retry_after: None,
+        }
+        .encode();
+        assert_eq!(
+            &err[..],
+            br#"{"type":"error","requestId":"r2","code":"not_found","reason":"room not found"}"#
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Wires everything: store, actors, both listeners; stops them in order.
+
+use crate::actors::{ActorLimits, RegistryActor};
+use crate::app::App;
+use crate::config::Config;
+use crate::store::sqlite::{SqliteStore, WriterConfig};
+use crate::store::{Store, StoreHandle};
+use crate::{http, net, shutdown};
+use actix::Actor;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the server on a multi-thread tokio runtime with actix on top, until
+/// Ctrl-C or SIGTERM.
+pub fn run_blocking(config: Config) -> anyhow::Result<()> {
+    let system = actix_rt::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("palaver-worker")
+            .build()
+            // Building a runtime fails only when the OS refuses threads.
+            .expect("cannot build the tokio runtime")
+    });
+    let shutdown = CancellationToken::new();
+    system.block_on(async move {
+        shutdown::cancel_on_signal(shutdown.clone());
+        run(config, shutdown, |_, _| {}).await
+    })
+}
+
+/// Starts everything, calls `ready` with the bound addresses, serves until
+/// `shutdown` is cancelled, then drains. Must run inside an actix System.
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(SocketAddr, SocketAddr),
+) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let durability = config.durability;
+    let store: Arc<dyn Store> = tokio::task::spawn_blocking(move || {
+        SqliteStore::open(&data_dir, durability, WriterConfig::default())
+    })
+    .await??
+    .into_arc();
+    let handle = StoreHandle::new(store.clone());
+    let limits = ActorLimits {
+        resume_limit: config.resume_limit,
+        ..ActorLimits::default()
+    };
+    let registry = RegistryActor::new(handle.clone(), limits).start();
+
+    let http_listener = TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (http): {e}", config.http_addr))?;
+    let ws_listener = TcpListener::bind(config.ws_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (websocket): {e}", config.ws_addr))?;
+    let http_addr = http_listener.local_addr()?;
+    let ws_addr = ws_listener.local_addr()?;
+
+    let app = Arc::new(App::new(config, handle, registry, shutdown.clone()));
+    let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
+    let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
+    tracing::info!(%http_addr, %ws_addr, data_dir = %app.config.data_dir.display(), "palaver ready");
+    ready(http_addr, ws_addr);
+
+    shutdown.cancelled().await;
+    tracing::info!("draining: no new connections; closing sockets with 1001");
+    let _ = ws_task.await;
+    let _ = http_task.await;
+    tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
+    tracing::info!("writer flushed; stopped");
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Operations that both front ends offer (REST and WebSocket): the same
+//! validation, the same store calls, the same broadcasts.
+
+use crate::actors::messages::{Announce, Post};
+use crate::actors::room_actor;
+use crate::app::App;
+use crate::auth;
+use crate::error::{Error, Result};
+use crate::model::validate::{self, Checker, FieldError};
+use crate::model::{
+    Message, MessageKind, NewMessage, NewRoom, RoomDetails, RoomId, RoomKind, Session, Timestamp,
+    UserId,
+};
+use crate::protocol::ServerFrame;
+
+/// A room as a client asks for it, before validation.
+pub struct RoomRequest {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub public: Option<bool>,
+    pub participants: Vec<UserId>,
+}
+
+/// Creates a room and sends `room_created` to every online participant.
+/// Returns the room and whether it is new (an existing direct room between
+/// the same two people is returned as it is).
+pub async fn create_room(
+    app: &App,
+    creator: UserId,
+    req: RoomRequest,
+) -> Result<(RoomDetails, bool)> {
+    let mut c = Checker::default();
+    let kind = match req.kind.as_deref() {
+        None => RoomKind::Group,
+        Some(k) => RoomKind::parse(k).unwrap_or_else(|| {
+            c.push(FieldError::new(
+                "type",
+                "invalid",
+                "type must be one of direct, group, channel",
+            ));
+            RoomKind::Group
+        }),
+    };
+    let name = c
+        .optional_text("name", req.name.as_deref(), validate::MAX_ROOM_NAME_CHARS)
+        .map(|n| n.trim().to_owned());
+    let mut others: Vec<UserId> = req
+        .participants
+        .into_iter()
+        .filter(|p| *p != creator)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    if others.len() > validate::MAX_PARTICIPANTS {
+        c.push(FieldError::new(
+            "participants",
+            "too_many",
+            format!(
+                "a room starts with at most {} participants",
+                validate::MAX_PARTICIPANTS
+            ),
+        ));
+    }
+    if kind == RoomKind::Direct && others.len() != 1 {
+        c.push(FieldError::new(
+            "participants",
+            "count",
+            "a direct room needs exactly one other participant",
+        ));
+    }
+    if kind != RoomKind::Direct && others.is_empty() && name.is_none() {
+        c.push(FieldError::new(
+            "participants",
+            "required",
+            "give at least one other participant, or a name for a room to invite people to later",
+        ));
+    }
+    c.finish().map_err(Error::Validation)?;
+    let new = NewRoom {
+        kind,
+        name,
+        public: req.public.unwrap_or(false) && kind != RoomKind::Direct,
+        creator_id: creator,
+        participants: others,
+    };
+    let (details, created) =
+        app.store
+            .run(move |s| s.create_room(&new))
+            .await
+            .map_err(|e| match e {
+                // Naming a user who does not exist is a field error, not a clash.
+                crate::store::StoreError::Conflict(reason) => {
+                    Error::Validation(vec![FieldError::new("participants", "unknown", reason)])
+                }
+                other => other.into(),
+            })?;
+    if created {
+        let room = room_actor(&app.registry, &app.store, details.room.id).await?;
+        let frame = ServerFrame::RoomCreated { room: &details }.encode();
+        room.send(Announce { frame }).await?;
+    }
+    Ok((details, created))
+}
+
+/// A message as a client sends it, before validation.
+pub struct MessageRequest {
+    pub message_id: Option<String>,
+    pub content: Option<String>,
+    pub kind: Option<String>,
+    pub reply_id: Option<String>,
+}
+
+/// Checks a message and stamps it with the server's time; the sender is
+/// the authenticated user, whatever the client claimed.
+pub fn new_message(sender: UserId, req: MessageRequest) -> Result<NewMessage> {
+    let mut c = Checker::default();
+    let content = c
+        .text(
+            "content",
+            req.content.as_deref(),
+            validate::MAX_CONTENT_CHARS,
+        )
+        .map(str::to_owned);
+    let kind = match req.kind.as_deref() {
+        None => MessageKind::Text,
+        Some(k) => match MessageKind::parse(k) {
+            Some(kind) if kind != MessageKind::System => kind,
+            _ => {
+                c.push(FieldError::new(
+                    "type",
+                    "invalid",
+                    format!("type must be one of {}", MessageKind::CLIENT_KINDS),
+                ));
+                MessageKind::Text
+            }
+        },
+    };
+    let message_id = validate::message_id(&mut c, req.message_id.as_deref());
+    let reply_id = match req.reply_id.as_deref() {
+        None => None,
+        Some(r) => match uuid::Uuid::parse_str(r) {
+            Ok(u) => Some(u.hyphenated().to_string()),
+            Err(_) => {
+                c.push(FieldError::new(
+                    "replyId",
+                    "format",
+                    "replyId must be a messageId (UUID)",
+                ));
+                None
+            }
+        },
+    };
+    c.finish().map_err(Error::Validation)?;
+    Ok(NewMessage {
+        message_id: message_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        sender_id: Some(sender),
+        kind,
+        // `c.finish()` above guarantees content was present and valid.
+        content: content.unwrap_or_default(),
+        reply_id,
+        created_at: Timestamp::now(),
+    })
+}
+
+/// Posts through the room actor: answered after commit, fanned out live.
+pub async fn post_message(app: &App, room_id: RoomId, message: NewMessage) -> Result<Message> {
+    let sender = message.sender_id.unwrap_or_default();
+    let room = room_actor(&app.registry, &app.store, room_id).await?;
+    room.send(Post { sender, message }).await?
+}
+
+/// The session behind a bearer token, if it is valid now.
+pub async fn authenticate(app: &App, token: &str) -> Result<Session> {
+    let hash = auth::token_hash(token);
+    let session = app
+        .store
+        .run(move |s| s.session_by_token_hash(&hash))
+        .await?
+        .ok_or_else(|| Error::Unauthorized("the token is not valid".into()))?;
+    if session.revoked {
+        return Err(Error::Unauthorized("the token was logged out".into()));
+    }
+    if session.expires_at <= Timestamp::now() {
+        return Err(Error::Unauthorized(
+            "the token has expired; log in again".into(),
+        ));
+    }
+    Ok(session)
+}

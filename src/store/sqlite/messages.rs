@@ -1,0 +1,109 @@
+//! The `messages` table. Seqs are gap-free, so a page by number is a seq
+//! range, never an OFFSET scan.
+
+use super::is_foreign_key_violation;
+use crate::model::{
+    HistoryCursor, Message, MessageKind, MessageStatus, NewMessage, RoomId, Seq, Timestamp,
+};
+use crate::store::{StoreError, StoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, created_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Message> {
+    let kind: String = r.get(4)?;
+    Ok(Message {
+        room_id: r.get(0)?,
+        seq: r.get(1)?,
+        message_id: r.get(2)?,
+        sender_id: r.get(3)?,
+        // Only kinds from MessageKind::as_str are ever written.
+        kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Text),
+        content: r.get(5)?,
+        reply_id: r.get(6)?,
+        created_at: Timestamp(r.get(7)?),
+        status: MessageStatus::Success,
+    })
+}
+
+pub fn last_seq(conn: &Connection, room: RoomId) -> StoreResult<Seq> {
+    Ok(conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room_id = ?1")?
+        .query_row([room], |r| r.get(0))?)
+}
+
+pub fn history(
+    conn: &Connection,
+    room: RoomId,
+    cursor: HistoryCursor,
+    limit: u32,
+) -> StoreResult<Vec<Message>> {
+    let limit = u64::from(limit);
+    // Every cursor becomes a seq window (low, high]; the newest `limit` rows
+    // of it are read, except for After, which wants the oldest.
+    let (low, high, oldest_first) = match cursor {
+        HistoryCursor::Latest => (0, Seq::MAX >> 1, false),
+        HistoryCursor::Before(before) => (0, before.saturating_sub(1), false),
+        HistoryCursor::After(after) => (after, Seq::MAX >> 1, true),
+        HistoryCursor::Page(page) => {
+            let last = last_seq(conn, room)?;
+            let skip = page.saturating_sub(1).saturating_mul(limit);
+            let high = last.saturating_sub(skip);
+            (high.saturating_sub(limit), high, false)
+        }
+    };
+    let order = if oldest_first { "ASC" } else { "DESC" };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3
+         ORDER BY seq {order} LIMIT ?4"
+    ))?;
+    let mut rows: Vec<Message> = stmt
+        .query_map(params![room, low, high, limit], from_row)?
+        .collect::<Result<_, _>>()?;
+    if oldest_first {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+pub fn after(conn: &Connection, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![room, after, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE message_id = ?1"
+        ))?
+        .query_row([message_id], from_row)
+        .optional()?)
+}
+
+pub fn insert(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> StoreResult<()> {
+    let result = conn
+        .prepare_cached(
+            "INSERT INTO messages
+             (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            room,
+            seq,
+            m.message_id,
+            m.sender_id,
+            m.kind.as_str(),
+            m.content,
+            m.reply_id,
+            m.created_at.millis()
+        ]);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound("room")),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,215 @@
+//! The embedded SQLite store: an r2d2 pool for reads, one writer thread for
+//! chat writes (group commit), and rarely-written tables (users, sessions,
+//! rooms) written through the pool.
+
+mod messages;
+mod rooms;
+mod sessions;
+mod users;
+mod writer;
+
+use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
+use crate::model::{
+    HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
+    RoomPatch, Seq, Session, Timestamp, User, UserId,
+};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
+
+pub use writer::WriterConfig;
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous=NORMAL`: in WAL mode a commit survives a crash of the
+    /// process (kill -9); the last commits may be lost on power failure.
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before it is acked.
+    Full,
+}
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "palaver.db";
+
+/// Read connections in the pool. SQLite in WAL mode serves readers in
+/// parallel; more than a few per core only adds contention.
+const READ_POOL_SIZE: u32 = 8;
+
+/// How long a connection waits for SQLite's write lock before failing (ms).
+/// Writes outside the writer thread are rare and short.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// Migrations, in order. `PRAGMA user_version` records the last one applied.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../../data/migrations/0001_init.sql"))];
+
+pub struct SqliteStore {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    writer: writer::Writer,
+}
+
+/// Sets every pragma; the one place connection behaviour is decided.
+fn setup_connection(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {synchronous};
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;"
+    ))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `data_dir/palaver.db`, applies migrations
+    /// and starts the writer thread.
+    pub fn open(
+        data_dir: &Path,
+        durability: Durability,
+        writer: WriterConfig,
+    ) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Internal(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let path: PathBuf = data_dir.join(DB_FILE);
+
+        let mut conn = Connection::open(&path)?;
+        setup_connection(&conn, durability)?;
+        migrate(&mut conn)?;
+
+        let manager = SqliteConnectionManager::file(&path)
+            .with_init(move |c| setup_connection(c, durability));
+        let pool = r2d2::Pool::builder()
+            .max_size(READ_POOL_SIZE)
+            .build(manager)?;
+        let writer = writer::Writer::start(conn, writer)?;
+        Ok(SqliteStore { pool, writer })
+    }
+
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+}
+
+impl Store for SqliteStore {
+    fn create_user(&self, new: &NewUser) -> StoreResult<User> {
+        users::create(&*self.conn()?, new)
+    }
+    fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        users::by_id(&*self.conn()?, id)
+    }
+    fn user_with_password(&self, login: &str) -> StoreResult<Option<(User, String)>> {
+        users::with_password(&*self.conn()?, login)
+    }
+    fn list_users(&self, q: &UserListQuery) -> StoreResult<Vec<User>> {
+        users::list(&*self.conn()?, q)
+    }
+
+    fn create_session(&self, new: &NewSession) -> StoreResult<Session> {
+        sessions::create(&*self.conn()?, new)
+    }
+    fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<Session>> {
+        sessions::by_token_hash(&*self.conn()?, hash)
+    }
+    fn revoke_session(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+        sessions::revoke(&*self.conn()?, id, at)
+    }
+
+    fn create_room(&self, new: &NewRoom) -> StoreResult<(RoomDetails, bool)> {
+        rooms::create(&mut *self.conn()?, new)
+    }
+    fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        rooms::by_id(&*self.conn()?, id)
+    }
+    fn room_details(&self, id: RoomId) -> StoreResult<Option<RoomDetails>> {
+        rooms::details(&*self.conn()?, id)
+    }
+    fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<Role>> {
+        rooms::member_role(&*self.conn()?, room, user)
+    }
+    fn room_members(&self, room: RoomId) -> StoreResult<Vec<(UserId, Role)>> {
+        rooms::members(&*self.conn()?, room)
+    }
+    fn rooms_of_user(&self, user: UserId) -> StoreResult<Vec<Room>> {
+        rooms::of_user(&*self.conn()?, user)
+    }
+    fn room_ids_of_user(&self, user: UserId) -> StoreResult<Vec<RoomId>> {
+        rooms::ids_of_user(&*self.conn()?, user)
+    }
+    fn public_rooms(&self, limit: u32) -> StoreResult<Vec<Room>> {
+        rooms::public_sample(&*self.conn()?, limit)
+    }
+    fn update_room(&self, id: RoomId, patch: &RoomPatch) -> StoreResult<Room> {
+        rooms::update(&*self.conn()?, id, patch)
+    }
+    fn delete_room(&self, id: RoomId) -> StoreResult<()> {
+        rooms::delete(&*self.conn()?, id)
+    }
+
+    fn last_seq(&self, room: RoomId) -> StoreResult<Seq> {
+        messages::last_seq(&*self.conn()?, room)
+    }
+    fn history(
+        &self,
+        room: RoomId,
+        cursor: HistoryCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        messages::history(&*self.conn()?, room, cursor, limit)
+    }
+    fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
+        messages::after(&*self.conn()?, room, after, limit)
+    }
+
+    fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
+        self.writer.submit(batch)
+    }
+    fn flush_and_stop(&self) {
+        self.writer.flush_and_stop();
+    }
+}
+
+/// True when `e` is a UNIQUE or PRIMARY KEY violation.
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// True when `e` is a FOREIGN KEY violation (the room or user is gone).
+fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+    )
+}
+
+impl SqliteStore {
+    pub fn into_arc(self) -> std::sync::Arc<dyn Store> {
+        std::sync::Arc::new(self)
+    }
+}

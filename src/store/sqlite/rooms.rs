@@ -1,0 +1,234 @@
+//! The `rooms` and `participants` tables.
+
+use super::{is_foreign_key_violation, is_unique_violation, users};
+use crate::model::{
+    NewRoom, Participant, Role, Room, RoomDetails, RoomId, RoomKind, RoomPatch, Timestamp, UserId,
+};
+use crate::store::{StoreError, StoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+const COLUMNS: &str = "r.id, r.kind, r.name, r.public, r.creator_id, r.created_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Room> {
+    let kind: String = r.get(1)?;
+    Ok(Room {
+        id: r.get(0)?,
+        // The CHECK constraint on rooms.kind admits only the three kinds.
+        kind: RoomKind::parse(&kind).unwrap_or(RoomKind::Group),
+        name: r.get(2)?,
+        public: r.get(3)?,
+        creator_id: r.get(4)?,
+        created_at: Timestamp(r.get(5)?),
+    })
+}
+
+fn direct_key(a: UserId, b: UserId) -> String {
+    format!("{}:{}", a.min(b), a.max(b))
+}
+
+pub fn create(conn: &mut Connection, new: &NewRoom) -> StoreResult<(RoomDetails, bool)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut everyone = vec![new.creator_id];
+    for id in &new.participants {
+        if !everyone.contains(id) {
+            everyone.push(*id);
+        }
+    }
+    if let Some(&absent) = users::missing(&tx, &everyone)?.first() {
+        return Err(StoreError::Conflict(format!(
+            "user {absent} does not exist"
+        )));
+    }
+    let key = match (new.kind, everyone.as_slice()) {
+        (RoomKind::Direct, [a, b]) => Some(direct_key(*a, *b)),
+        _ => None,
+    };
+    if let Some(key) = &key {
+        let existing: Option<RoomId> = tx
+            .prepare_cached("SELECT id FROM rooms WHERE direct_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            let details = details(&tx, id)?.ok_or(StoreError::NotFound("room"))?;
+            return Ok((details, false));
+        }
+    }
+    let now = Timestamp::now().millis();
+    let room_id: RoomId = tx
+        .prepare_cached(
+            "INSERT INTO rooms (kind, name, public, creator_id, direct_key, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        )?
+        .query_row(
+            params![
+                new.kind.as_str(),
+                new.name,
+                new.public,
+                new.creator_id,
+                key,
+                now
+            ],
+            |r| r.get(0),
+        )?;
+    for user in &everyone {
+        let role = if *user == new.creator_id {
+            Role::Owner
+        } else {
+            Role::Member
+        };
+        add_participant(&tx, room_id, *user, role)?;
+    }
+    let details = details(&tx, room_id)?.ok_or(StoreError::NotFound("room"))?;
+    tx.commit()?;
+    Ok((details, true))
+}
+
+pub fn by_id(conn: &Connection, id: RoomId) -> StoreResult<Option<Room>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM rooms r WHERE r.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+pub fn details(conn: &Connection, id: RoomId) -> StoreResult<Option<RoomDetails>> {
+    let Some(room) = by_id(conn, id)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.login, u.name, u.avatar, p.role, p.joined_at
+         FROM participants p JOIN users u ON u.id = p.user_id
+         WHERE p.room_id = ?1 ORDER BY p.joined_at, u.id",
+    )?;
+    let participants = stmt
+        .query_map([id], |r| {
+            let role: String = r.get(4)?;
+            Ok(Participant {
+                id: r.get(0)?,
+                login: r.get(1)?,
+                name: r.get(2)?,
+                avatar: r.get(3)?,
+                role: Role::parse(&role).unwrap_or(Role::Member),
+                joined_at: Timestamp(r.get(5)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(RoomDetails { room, participants }))
+}
+
+pub fn member_role(conn: &Connection, room: RoomId, user: UserId) -> StoreResult<Option<Role>> {
+    let role: Option<String> = conn
+        .prepare_cached("SELECT role FROM participants WHERE room_id = ?1 AND user_id = ?2")?
+        .query_row([room, user], |r| r.get(0))
+        .optional()?;
+    Ok(role.and_then(|r| Role::parse(&r)))
+}
+
+pub fn members(conn: &Connection, room: RoomId) -> StoreResult<Vec<(UserId, Role)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id, role FROM participants WHERE room_id = ?1")?;
+    let rows = stmt.query_map([room], |r| {
+        let role: String = r.get(1)?;
+        Ok((r.get(0)?, Role::parse(&role).unwrap_or(Role::Member)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn of_user(conn: &Connection, user: UserId) -> StoreResult<Vec<Room>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM participants p JOIN rooms r ON r.id = p.room_id
+         WHERE p.user_id = ?1 ORDER BY r.id"
+    ))?;
+    let rows = stmt.query_map([user], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn ids_of_user(conn: &Connection, user: UserId) -> StoreResult<Vec<RoomId>> {
+    let mut stmt = conn.prepare_cached("SELECT room_id FROM participants WHERE user_id = ?1")?;
+    let rows = stmt.query_map([user], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` public rooms, chosen at random.
+pub fn public_sample(conn: &Connection, limit: u32) -> StoreResult<Vec<Room>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM rooms r WHERE r.public = 1 ORDER BY random() LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn update(conn: &Connection, id: RoomId, patch: &RoomPatch) -> StoreResult<Room> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE rooms SET
+                name   = CASE WHEN ?2 THEN ?3 ELSE name END,
+                public = COALESCE(?4, public)
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            patch.name.is_some(),
+            patch.name.clone().flatten(),
+            patch.public
+        ])?;
+    if changed == 0 {
+        return Err(StoreError::NotFound("room"));
+    }
+    by_id(conn, id)?.ok_or(StoreError::NotFound("room"))
+}
+
+pub fn delete(conn: &Connection, id: RoomId) -> StoreResult<()> {
+    // Messages and participants go with the room (ON DELETE CASCADE).
+    let n = conn
+        .prepare_cached("DELETE FROM rooms WHERE id = ?1")?
+        .execute([id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("room"));
+    }
+    Ok(())
+}
+
+pub fn add_participant(
+    conn: &Connection,
+    room: RoomId,
+    user: UserId,
+    role: Role,
+) -> StoreResult<()> {
+    let result = conn
+        .prepare_cached(
+            "INSERT INTO participants (room_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            room,
+            user,
+            role.as_str(),
+            Timestamp::now().millis()
+        ]);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+            "user {user} is already a participant"
+        ))),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound("user")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn remove_participant(conn: &Connection, room: RoomId, user: UserId) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("DELETE FROM participants WHERE room_id = ?1 AND user_id = ?2")?
+        .execute([room, user])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("participant"));
+    }
+    Ok(())
+}
+
+pub fn mark_read(conn: &Connection, room: RoomId, user: UserId, seq: u64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE participants SET last_read_seq = max(last_read_seq, ?3)
+         WHERE room_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![room, user, seq])?;
+    Ok(())
+}

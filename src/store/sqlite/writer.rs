@@ -1,0 +1,184 @@
+//! The group-commit writer: one thread, one connection. It takes every batch
+//! waiting in its queue (up to a bound), writes them all in ONE transaction,
+//! commits, and only then answers each batch — so an ack always means
+//! "durable", and a burst of messages costs one fsync instead of one each.
+
+use super::{messages, rooms};
+use crate::model::Seq;
+use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreError, StoreResult};
+use rusqlite::{Connection, TransactionBehavior};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Batches that may wait for the writer. Past this, submit says Busy and
+    /// the client gets 503 / an `overloaded` error instead of the server
+    /// buffering without bound.
+    pub queue_batches: usize,
+    /// Most ops in one transaction, so one commit never holds the write lock
+    /// (and every waiting ack) for long.
+    pub max_ops_per_commit: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue_batches: 8192,
+            max_ops_per_commit: 4096,
+        }
+    }
+}
+
+enum Job {
+    Batch(RoomBatch, oneshot::Sender<BatchResult>),
+    /// Finish what is queued ahead of this, then exit and say so.
+    Stop(std::sync::mpsc::Sender<()>),
+}
+
+pub struct Writer {
+    tx: SyncSender<Job>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection, config: WriterConfig) -> StoreResult<Self> {
+        let (tx, rx) = sync_channel(config.queue_batches);
+        let thread = std::thread::Builder::new()
+            .name("palaver-writer".into())
+            .spawn(move || run(conn, rx, config))
+            .map_err(|e| StoreError::Internal(format!("cannot start writer thread: {e}")))?;
+        Ok(Writer {
+            tx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send(Job::Batch(batch, reply)) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    pub fn flush_and_stop(&self) {
+        let (ack, done) = std::sync::mpsc::channel();
+        if self.tx.send(Job::Stop(ack)).is_ok() {
+            let _ = done.recv();
+        }
+        let handle = self.thread.lock().map(|mut t| t.take()).unwrap_or(None);
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
+    let mut stop_ack = None;
+    while stop_ack.is_none() {
+        let Ok(first) = rx.recv() else { break };
+        let mut group = Vec::new();
+        let mut ops = 0;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Batch(batch, reply) => {
+                    ops += batch.ops.len();
+                    group.push((batch, reply));
+                }
+                Job::Stop(ack) => {
+                    stop_ack = Some(ack);
+                    break;
+                }
+            }
+            if ops < config.max_ops_per_commit {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !group.is_empty() {
+            commit_group(&mut conn, group);
+        }
+    }
+    tracing::debug!("writer stopped");
+    if let Some(ack) = stop_ack {
+        let _ = ack.send(());
+    }
+}
+
+fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<BatchResult>)>) {
+    let outcome = (|| -> StoreResult<Vec<Vec<OpOutcome>>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let results = group
+            .iter()
+            .map(|(batch, _)| apply_batch(&tx, batch))
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(results)
+    })();
+    match outcome {
+        Ok(results) => {
+            for ((_, reply), result) in group.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batches = group.len(), "group commit failed");
+            for (_, reply) in group {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Applies one room's ops. A failing op (a reused messageId, a participant
+/// already there) fails alone — SQLite rolls back just that statement — and
+/// does not consume a seq.
+fn apply_batch(conn: &Connection, batch: &RoomBatch) -> StoreResult<Vec<OpOutcome>> {
+    let room = batch.room_id;
+    let mut seq: Seq = batch.next_seq;
+    let mut outcomes = Vec::with_capacity(batch.ops.len());
+    for op in &batch.ops {
+        let step = match op {
+            RoomOp::Post(m) => match messages::by_message_id(conn, &m.message_id)? {
+                Some(original) if original.room_id == room && original.sender_id == m.sender_id => {
+                    Ok(OpOutcome::Duplicate(original))
+                }
+                Some(_) => Err(StoreError::Conflict(
+                    "messageId is already used by another message".into(),
+                )),
+                None => messages::insert(conn, room, seq, m)
+                    .map(|()| OpOutcome::Inserted(m.clone().into_message(room, seq))),
+            },
+            RoomOp::AddParticipant {
+                user_id,
+                role,
+                system,
+            } => rooms::add_participant(conn, room, *user_id, *role)
+                .and_then(|()| messages::insert(conn, room, seq, system))
+                .map(|()| OpOutcome::Inserted(system.clone().into_message(room, seq))),
+            RoomOp::RemoveParticipant { user_id, system } => {
+                rooms::remove_participant(conn, room, *user_id)
+                    .and_then(|()| messages::insert(conn, room, seq, system))
+                    .map(|()| OpOutcome::Inserted(system.clone().into_message(room, seq)))
+            }
+            RoomOp::MarkRead { user_id, seq: read } => {
+                rooms::mark_read(conn, room, *user_id, *read).map(|()| OpOutcome::Done)
+            }
+        };
+        let outcome = match step {
+            Ok(outcome) => outcome,
+            // An internal error (I/O, corruption) fails the whole group.
+            Err(StoreError::Internal(e)) => return Err(StoreError::Internal(e)),
+            Err(e) => OpOutcome::Failed(e),
+        };
+        if matches!(outcome, OpOutcome::Inserted(_)) {
+            seq += 1;
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
