@@ -191,7 +191,7 @@ pub enum ServerFrame<'a> {
 
 /// What an `ack` carries, by the action it answers.
 #[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[serde(untagged, rename_all_fields = "camelCase")]
 pub enum AckBody<'a> {
     Authenticated {
         user_id: UserId,

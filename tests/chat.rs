@@ -1,0 +1,415 @@
+//! Realtime chat over real WebSocket connections: rooms, messages, fan-out,
+//! idempotent retries, resume, authorization, slow members.
+
+mod support;
+
+use serde_json::json;
+use support::{Api, TestServer, Ws};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[tokio::test]
+async fn two_users_chat_over_websocket() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let mut a = Ws::connect(&server, &alice).await;
+    let mut b = Ws::connect(&server, &bob).await;
+
+    // Seed 004: create_room broadcasts room_created to every online participant,
+    // including bob, who did not create it.
+    a.send(
+        json!({"action": "create_room", "requestId": "r1", "participants": [bob.id.to_string()]}),
+    )
+    .await;
+    let created_b = b.next_of("room_created").await;
+    let room = &created_b["room"];
+    let room_id = room["id"].as_i64().unwrap();
+    let ids: Vec<i64> = room["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [alice.id, bob.id]);
+    assert!(room["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(a.next_of("room_created").await["room"]["id"], room_id);
+    let ack = a.next_of("ack").await;
+    assert_eq!(ack["requestId"], "r1");
+    assert_eq!(ack["room"]["id"], room_id);
+
+    // Seed 004 create_message, with a forged sender and time that the server ignores.
+    let mid = "0190a1b2-0000-7000-8000-000000000003";
+    a.send(json!({
+        "action": "create_message", "requestId": "m1", "roomId": room_id.to_string(),
+        "messageId": mid, "content": "How are you?",
+        "senderId": bob.id, "createdAt": "2001-01-01T00:00:00.000Z"
+    }))
+    .await;
+    for ws in [&mut a, &mut b] {
+        let f = ws.next_of("message_created").await;
+        let m = &f["message"];
+        assert_eq!(m["roomId"], room_id);
+        assert_eq!(m["messageId"], mid);
+        assert_eq!(m["content"], "How are you?");
+        assert_eq!(m["senderId"], alice.id, "sender comes from the token");
+        assert_eq!(m["status"], "success");
+        assert_eq!(m["seq"], 1);
+        assert!(!m["createdAt"].as_str().unwrap().starts_with("2001"));
+    }
+    let ack = a.next_of("ack").await;
+    assert_eq!(ack["requestId"], "m1");
+    assert_eq!(ack["message"]["seq"], 1);
+
+    b.send(json!({"action": "create_message", "roomId": room_id, "content": "Fine!"}))
+        .await;
+    let reply = a.next_of("message_created").await;
+    assert_eq!(reply["message"]["senderId"], bob.id);
+    assert_eq!(reply["message"]["seq"], 2);
+    assert_eq!(b.next_of("message_created").await["message"]["seq"], 2);
+}
+
+#[tokio::test]
+async fn message_reaches_every_online_member_and_nobody_else() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let carol = api.user("carol").await;
+    let mallory = api.user("mallory").await;
+    let room = api.room(&alice, &[&bob, &carol]).await;
+
+    let mut a = Ws::connect(&server, &alice).await;
+    let mut b1 = Ws::connect(&server, &bob).await;
+    let mut b2 = Ws::connect(&server, &bob).await; // a second device
+    let mut c = Ws::connect(&server, &carol).await;
+    let mut m = Ws::connect(&server, &mallory).await;
+
+    // Posted over REST, delivered live over WebSocket.
+    let posted = api.say(&carol, room, "over REST").await;
+    for ws in [&mut a, &mut b1, &mut b2, &mut c] {
+        let f = ws.next_of("message_created").await;
+        assert_eq!(f["message"], posted);
+    }
+    m.expect_quiet().await;
+    for ws in [&mut a, &mut b1, &mut b2, &mut c] {
+        ws.expect_quiet().await;
+    }
+}
+
+#[tokio::test]
+async fn retried_message_id_is_stored_once() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let room = api.room(&alice, &[&bob]).await;
+    let mut a = Ws::connect(&server, &alice).await;
+    let mut b = Ws::connect(&server, &bob).await;
+
+    let mid = "7d3f5e1c-5b1a-4c7e-9d2f-0a1b2c3d4e5f";
+    let frame = json!({"action": "create_message", "requestId": "x", "roomId": room, "messageId": mid, "content": "once"});
+    a.send(frame.clone()).await;
+    let first = a.next_of("ack").await;
+    a.send(frame).await;
+    let second = a.next_of("ack").await;
+    assert_eq!(
+        first["message"], second["message"],
+        "a retry answers with the original"
+    );
+
+    // Over REST too, with the same id.
+    let (status, body) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &alice.token,
+            json!({"messageId": mid, "content": "once"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["data"], first["message"]);
+
+    // Bob saw it once, and history holds it once.
+    assert_eq!(
+        b.next_of("message_created").await["message"]["messageId"],
+        mid
+    );
+    b.expect_quiet().await;
+    let history = api.history(&bob, room).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["messageId"], mid);
+
+    // The same id from someone else is a conflict, not a silent overwrite.
+    let (status, body) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &bob.token,
+            json!({"messageId": mid, "content": "mine"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
+async fn resume_after_reconnect_replays_exactly_the_gap() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let room = api.room(&alice, &[&bob]).await;
+
+    let mut b = Ws::connect(&server, &bob).await;
+    for text in ["one", "two"] {
+        api.say(&alice, room, text).await;
+    }
+    assert_eq!(b.next_of("message_created").await["message"]["seq"], 1);
+    let last_seen = b.next_of("message_created").await["message"]["seq"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(last_seen, 2);
+    b.close().await;
+
+    for text in ["three", "four", "five"] {
+        api.say(&alice, room, text).await;
+    }
+
+    let mut b = Ws::connect(&server, &bob).await;
+    b.send(json!({"action": "resume", "requestId": "re", "rooms": {room.to_string(): last_seen}}))
+        .await;
+    let mut replayed = Vec::new();
+    for _ in 0..3 {
+        let f = b.next_frame().await;
+        assert_eq!(f["type"], "message_created", "{f}");
+        replayed.push((
+            f["message"]["seq"].as_i64().unwrap(),
+            f["message"]["content"].clone(),
+        ));
+    }
+    assert_eq!(
+        replayed,
+        [(3, json!("three")), (4, json!("four")), (5, json!("five"))]
+    );
+    let ack = b.next_frame().await;
+    assert_eq!(ack["type"], "ack");
+    assert_eq!(ack["requestId"], "re");
+    assert_eq!(
+        ack["rooms"][room.to_string()],
+        json!({"status": "replayed", "count": 3, "lastSeq": 5})
+    );
+
+    // Then live traffic, with no repeats.
+    api.say(&alice, room, "six").await;
+    assert_eq!(b.next_frame().await["message"]["seq"], 6);
+    b.expect_quiet().await;
+}
+
+#[tokio::test]
+async fn resume_past_the_limit_says_it_cannot_recover() {
+    let server = TestServer::start_with(&["--resume-limit", "2"]);
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let room = api.room(&alice, &[&bob]).await;
+    for text in ["a", "b", "c"] {
+        api.say(&alice, room, text).await;
+    }
+    let mut b = Ws::connect(&server, &bob).await;
+    b.send(json!({"action": "resume", "rooms": {room.to_string(): 0, "999": 0}}))
+        .await;
+    let ack = b.next_of("ack").await;
+    assert_eq!(
+        ack["rooms"][room.to_string()],
+        json!({"status": "cannotRecover", "lastSeq": 3, "limit": 2})
+    );
+    assert_eq!(ack["rooms"]["999"], json!({"status": "notFound"}));
+    b.expect_quiet().await;
+}
+
+#[tokio::test]
+async fn a_non_participant_can_neither_read_nor_post() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let eve = api.user("eve").await;
+    let room = api.room(&alice, &[&bob]).await;
+    api.say(&alice, room, "secret").await;
+
+    for path in [
+        format!("/api/rooms/{room}"),
+        format!("/api/rooms/{room}/messages"),
+    ] {
+        let (status, body) = api.get(&path, &eve.token).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["code"], "not_found");
+        assert!(!body.to_string().contains("secret"));
+    }
+    let (status, _) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &eve.token,
+            json!({"content": "let me in"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // A room that exists and one that does not look the same to a stranger.
+    let (_, exists) = api.get(&format!("/api/rooms/{room}"), &eve.token).await;
+    let (_, missing) = api.get("/api/rooms/424242", &eve.token).await;
+    assert_eq!(exists, missing);
+
+    let mut e = Ws::connect(&server, &eve).await;
+    e.send(json!({"action": "create_message", "requestId": "e1", "roomId": room, "content": "hi"}))
+        .await;
+    let err = e.next_frame().await;
+    assert_eq!(err["type"], "error");
+    assert_eq!(err["requestId"], "e1");
+    assert_eq!(err["code"], "not_found");
+    e.send(json!({"action": "resume", "rooms": {room.to_string(): 0}}))
+        .await;
+    assert_eq!(
+        e.next_of("ack").await["rooms"][room.to_string()]["status"],
+        "notFound"
+    );
+
+    let history = api.history(&alice, room).await;
+    assert_eq!(history.len(), 1, "nothing from eve was stored");
+}
+
+#[tokio::test]
+async fn participants_added_removed_and_room_deleted_are_broadcast() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let carol = api.user("carol").await;
+    let room = api.room(&alice, &[&bob]).await;
+    let mut b = Ws::connect(&server, &bob).await;
+    let mut c = Ws::connect(&server, &carol).await;
+
+    let (status, body) = api
+        .post(
+            &format!("/api/rooms/{room}/participants"),
+            &alice.token,
+            json!({"userId": carol.id}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    for ws in [&mut b, &mut c] {
+        let f = ws.next_of("participant_added").await;
+        assert_eq!(f["roomId"], room);
+        assert_eq!(f["userId"], carol.id);
+        assert_eq!(f["message"]["type"], "system");
+    }
+    // Carol now receives the room's messages.
+    api.say(&alice, room, "welcome").await;
+    assert_eq!(
+        c.next_of("message_created").await["message"]["content"],
+        "welcome"
+    );
+
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/rooms/{room}/participants/{}", carol.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(b.next_of("participant_removed").await["userId"], carol.id);
+    assert_eq!(c.next_of("participant_removed").await["userId"], carol.id);
+    api.say(&alice, room, "carol is gone").await;
+    assert_eq!(
+        b.next_of("message_created").await["message"]["content"],
+        "carol is gone"
+    );
+    c.expect_quiet().await;
+
+    // Only the owner deletes; everyone online hears it.
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/rooms/{room}"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/rooms/{room}"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(b.next_of("room_deleted").await["roomId"], room);
+    let (status, _) = api
+        .get(&format!("/api/rooms/{room}/messages"), &bob.token)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_member_that_stops_reading_is_dropped_while_others_keep_receiving() {
+    // A tiny per-socket queue makes "falling behind" quick to reach.
+    let server = TestServer::start_with(&["--ws-queue-frames", "8"]);
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let slow = api.user("slow").await;
+    let room = api.room(&alice, &[&bob, &slow]).await;
+
+    // The slow member's socket has a tiny receive buffer and is never read.
+    let mut slow_ws = Ws::connect_small_buffer(&server, &slow).await;
+
+    // Enough to fill the kernel buffers (up to 4 MiB on loopback) and the queue.
+    let total = 1500;
+    let mut b = Ws::connect(&server, &bob).await;
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < total {
+            seqs.push(
+                b.next_of("message_created").await["message"]["seq"]
+                    .as_i64()
+                    .unwrap(),
+            );
+        }
+        (b, seqs)
+    });
+    let big = "x".repeat(4000);
+    for _ in 0..total {
+        api.say(&alice, room, &big).await;
+    }
+    let (mut b, seqs) = reader.await.unwrap();
+    assert_eq!(
+        seqs,
+        (1..=total as i64).collect::<Vec<_>>(),
+        "bob got every message, in order"
+    );
+
+    // The slow member was disconnected: after whatever was buffered, its
+    // socket ends (with close code 1008) before all the messages.
+    let mut received = 0;
+    let code = loop {
+        match slow_ws.next_raw().await {
+            Some(WsMessage::Text(_)) => received += 1,
+            Some(WsMessage::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+            Some(_) => {}
+            None => break None,
+        }
+    };
+    assert!(
+        received < total,
+        "the slow member should have been cut off, got {received}"
+    );
+    assert!(code.is_none() || code == Some(1008), "close code {code:?}");
+
+    // The room goes on.
+    api.say(&alice, room, "still here").await;
+    assert_eq!(
+        b.next_of("message_created").await["message"]["content"],
+        "still here"
+    );
+}

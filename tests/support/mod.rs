@@ -1,0 +1,376 @@
+//! Test harness: the real `palaver` binary on 127.0.0.1:0 with a temporary
+//! data directory, plus small HTTP and WebSocket clients. Each test file
+//! uses some of it, so unused-item warnings are expected per file.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single expected event may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    child: Child,
+    pub http: String,
+    pub ws: String,
+    pub data_dir: PathBuf,
+    /// Keeps the temporary directory alive for as long as the server.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        let mut server = Self::start_in(&path, args);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts on an existing data directory (for restarts).
+    pub fn start_in(data_dir: &Path, args: &[&str]) -> TestServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--http-addr", "127.0.0.1:0", "--ws-addr", "127.0.0.1:0"])
+            .args(args)
+            .env("PALAVER_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start palaver");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("palaver ready") {
+                    let field = |name: &str| {
+                        line.split_whitespace()
+                            .find_map(|w| w.strip_prefix(name))
+                            .map(str::to_owned)
+                    };
+                    let _ = tx.send((field("http_addr="), field("ws_addr=")));
+                }
+                // Keep draining so the server never blocks on a full pipe;
+                // show the log when a test fails.
+                eprintln!("[server] {line}");
+            }
+        });
+        let (http, ws) = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok((Some(http), Some(ws))) => (http, ws),
+            other => {
+                let _ = child.kill();
+                panic!("server did not become ready: {other:?}");
+            }
+        };
+        TestServer {
+            child,
+            http: format!("http://{http}"),
+            ws: format!("ws://{ws}"),
+            data_dir: data_dir.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.http, path)
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().expect("wait for server")
+    }
+
+    /// Keeps the data directory after the server is gone (for a restart).
+    pub fn take_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A logged-in test user.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub token: String,
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(server: &TestServer) -> Api {
+        Api {
+            base: server.http.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("http request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Signs up and logs in.
+    pub async fn user(&self, login: &str) -> User {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/users",
+                None,
+                Some(json!({"login": login, "password": "password123", "name": login.to_uppercase()})),
+            )
+            .await;
+        assert_eq!(status, 201, "create user: {body}");
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({"login": login, "password": "password123"})),
+            )
+            .await;
+        assert_eq!(status, 200, "login: {body}");
+        User {
+            id: body["data"]["user"]["id"].as_i64().expect("user id"),
+            login: login.to_owned(),
+            token: body["data"]["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// Creates a group room owned by `owner` with `others` in it.
+    pub async fn room(&self, owner: &User, others: &[&User]) -> i64 {
+        let ids: Vec<i64> = others.iter().map(|u| u.id).collect();
+        let (status, body) = self
+            .post(
+                "/api/rooms",
+                &owner.token,
+                json!({"type": "group", "name": "room", "participants": ids}),
+            )
+            .await;
+        assert_eq!(status, 201, "create room: {body}");
+        body["data"]["id"].as_i64().expect("room id")
+    }
+
+    /// Posts over REST and returns the stored message.
+    pub async fn say(&self, user: &User, room: i64, content: &str) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/api/rooms/{room}/messages"),
+                &user.token,
+                json!({"content": content}),
+            )
+            .await;
+        assert_eq!(status, 201, "post: {body}");
+        body["data"].clone()
+    }
+
+    /// Every message of a room, oldest first, paging through history.
+    pub async fn history(&self, user: &User, room: i64) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut before: Option<i64> = None;
+        loop {
+            let path = match before {
+                Some(b) => format!("/api/rooms/{room}/messages?limit=100&before={b}"),
+                None => format!("/api/rooms/{room}/messages?limit=100"),
+            };
+            let (status, body) = self.get(&path, &user.token).await;
+            assert_eq!(status, 200, "history: {body}");
+            let page = body["data"].as_array().expect("array").clone();
+            if page.is_empty() {
+                break;
+            }
+            before = page.last().and_then(|m| m["seq"].as_i64());
+            all.extend(page);
+            if before == Some(1) {
+                break;
+            }
+        }
+        all.reverse();
+        all
+    }
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// Connects with `?token=` and waits for the server's auth ack.
+    pub async fn connect(server: &TestServer, user: &User) -> Ws {
+        let mut ws = Self::connect_raw(&format!("{}/?token={}", server.ws, user.token)).await;
+        let hello = ws.next_frame().await;
+        assert_eq!(hello["type"], "ack", "first frame: {hello}");
+        assert_eq!(hello["userId"], user.id);
+        ws
+    }
+
+    /// Connects over a socket with a 4 KiB receive buffer, to play a
+    /// client that cannot keep up.
+    pub async fn connect_small_buffer(server: &TestServer, user: &User) -> Ws {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let addr: std::net::SocketAddr = server
+            .ws
+            .trim_start_matches("ws://")
+            .parse()
+            .expect("ws addr");
+        let tcp = socket.connect(addr).await.expect("tcp connect");
+        let url = format!("{}/?token={}", server.ws, user.token);
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("ws handshake");
+        Ws { stream }
+    }
+
+    /// The next message of any kind; None when the socket ends.
+    pub async fn next_raw(&mut self) -> Option<WsMessage> {
+        match tokio::time::timeout(WAIT, self.stream.next())
+            .await
+            .expect("timed out waiting for a frame")
+        {
+            Some(Ok(msg)) => Some(msg),
+            _ => None,
+        }
+    }
+
+    pub async fn connect_raw(url: &str) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        Ws { stream }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.stream
+            .send(WsMessage::Text(frame.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    pub async fn send_raw(&mut self, msg: WsMessage) {
+        self.stream.send(msg).await.expect("ws send");
+    }
+
+    /// The next text frame as JSON; fails the test after WAIT.
+    pub async fn next_frame(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame")
+                .expect("socket closed")
+                .expect("socket error");
+            match msg {
+                WsMessage::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+                WsMessage::Close(frame) => panic!("socket closed by server: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame of this type, skipping others (typing, seen...).
+    pub async fn next_of(&mut self, ty: &str) -> Value {
+        loop {
+            let f = self.next_frame().await;
+            if f["type"] == ty {
+                return f;
+            }
+        }
+    }
+
+    /// Proves nothing else is queued for this socket: a ping's pong must be
+    /// the very next frame.
+    pub async fn expect_quiet(&mut self) {
+        self.send(json!({"action": "ping", "requestId": "quiet?"}))
+            .await;
+        let f = self.next_frame().await;
+        assert_eq!(
+            f,
+            json!({"type": "pong", "requestId": "quiet?"}),
+            "unexpected frame"
+        );
+    }
+
+    /// Reads until the server closes; returns the close code, if any.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for close")
+            {
+                None | Some(Err(_)) => return None,
+                Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
