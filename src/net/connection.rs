@@ -85,6 +85,8 @@ fn reject(status: u16, reason: &str) -> ErrorResponse {
     resp
 }
 
+// The handshake callback's Result type is fixed by tungstenite.
+#[allow(clippy::result_large_err)]
 pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let mut handshake = Handshake::default();

@@ -41,10 +41,20 @@ impl TestServer {
 
     /// Starts on an existing data directory (for restarts).
     pub fn start_in(data_dir: &Path, args: &[&str]) -> TestServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_palaver"));
+        command.arg("serve").arg("--data-dir").arg(data_dir);
+        Self::spawn(command, data_dir, args)
+    }
+
+    /// Starts with no `--data-dir` in `cwd`, as a newcomer would.
+    pub fn start_with_default_data_dir(cwd: &Path) -> TestServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_palaver"));
+        command.arg("serve").current_dir(cwd);
+        Self::spawn(command, &cwd.join("data"), &[])
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path, args: &[&str]) -> TestServer {
+        let mut child = command
             .args(["--http-addr", "127.0.0.1:0", "--ws-addr", "127.0.0.1:0"])
             .args(args)
             .env("PALAVER_LOG", "info")
