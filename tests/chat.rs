@@ -413,3 +413,73 @@ async fn a_member_that_stops_reading_is_dropped_while_others_keep_receiving() {
         "still here"
     );
 }
+
+#[tokio::test]
+async fn typing_and_seen_reach_the_other_members_only() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let eve = api.user("eve").await;
+    let room = api.room(&alice, &[&bob]).await;
+    let mut a = Ws::connect(&server, &alice).await;
+    let mut b = Ws::connect(&server, &bob).await;
+    let mut e = Ws::connect(&server, &eve).await;
+
+    a.send(json!({"action": "typing", "roomId": room})).await;
+    assert_eq!(
+        b.next_frame().await,
+        json!({"type": "typing", "roomId": room, "userId": alice.id})
+    );
+    a.expect_quiet().await; // the typist does not hear themself
+
+    api.say(&alice, room, "read me").await;
+    assert_eq!(b.next_of("message_created").await["message"]["seq"], 1);
+    b.send(json!({"action": "seen", "requestId": "s", "roomId": room, "seq": 1}))
+        .await;
+    assert_eq!(
+        a.next_of("seen").await,
+        json!({"type": "seen", "roomId": room, "userId": bob.id, "seq": 1})
+    );
+    assert_eq!(b.next_of("ack").await["requestId"], "s");
+
+    e.send(json!({"action": "typing", "requestId": "t", "roomId": room}))
+        .await;
+    assert_eq!(e.next_frame().await["code"], "not_found");
+    e.expect_quiet().await;
+    a.expect_quiet().await;
+}
+
+#[tokio::test]
+async fn websocket_accepts_the_token_in_a_header_and_checks_origin() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = TestServer::start_with(&["--ws-allowed-origins", "https://chat.example"]);
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+
+    let request = |origin: &str| {
+        let mut req = server.ws.as_str().into_client_request().unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", alice.token).parse().unwrap(),
+        );
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        req
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(request("https://chat.example"))
+        .await
+        .unwrap();
+    use futures_util::StreamExt;
+    let Some(Ok(WsMessage::Text(hello))) = ws.next().await else {
+        panic!("no ack")
+    };
+    let hello: serde_json::Value = serde_json::from_str(&hello).unwrap();
+    assert_eq!(hello["userId"], alice.id);
+
+    match tokio_tungstenite::connect_async(request("https://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 403)
+        }
+        other => panic!("a foreign origin was let in: {:?}", other.map(|_| ())),
+    }
+}

@@ -204,6 +204,30 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     tracing::debug!(%peer, user_id, conn = conn.id, "websocket closed");
 }
 
+/// The `error` frame for `e`, echoing the request id.
+fn error_frame(request_id: Option<&str>, e: &Error) -> Bytes {
+    let reason = e.reason();
+    let retry_after = match e {
+        Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    };
+    ServerFrame::Error {
+        request_id,
+        code: e.code(),
+        reason: &reason,
+        retry_after,
+    }
+    .encode()
+}
+
+/// The `ack` or `error` that answers a request.
+fn answer(request_id: Option<&str>, result: Result<AckBody<'_>, &Error>) -> Bytes {
+    match result {
+        Ok(body) => ServerFrame::Ack { request_id, body }.encode(),
+        Err(e) => error_frame(request_id, e),
+    }
+}
+
 /// Waits for `{"action": "auth", "token": ...}` as the first frame.
 async fn first_frame_auth(source: &mut Source) -> Result<(String, Option<String>), String> {
     let first = tokio::time::timeout(AUTH_TIMEOUT, source.next())
@@ -223,15 +247,7 @@ async fn first_frame_auth(source: &mut Source) -> Result<(String, Option<String>
 
 /// Tells an unauthenticated client why, then closes.
 async fn refuse(sink: &mut Sink, request_id: Option<&str>, e: &Error) {
-    let reason = e.reason();
-    let frame = ServerFrame::Error {
-        request_id,
-        code: e.code(),
-        reason: &reason,
-        retry_after: None,
-    }
-    .encode();
-    if let Ok(text) = Utf8Bytes::try_from(frame) {
+    if let Ok(text) = Utf8Bytes::try_from(error_frame(request_id, e)) {
         let _ = sink.send(WsMessage::Text(text)).await;
     }
     let (code, why) = close_for(e);
@@ -354,20 +370,7 @@ impl Reader {
     }
 
     fn send_error(&self, request_id: Option<&str>, e: &Error) {
-        let reason = e.reason();
-        let retry_after = match e {
-            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            _ => None,
-        };
-        self.conn.offer(Outgoing::Frame(
-            ServerFrame::Error {
-                request_id,
-                code: e.code(),
-                reason: &reason,
-                retry_after,
-            }
-            .encode(),
-        ));
+        self.conn.offer(Outgoing::Frame(error_frame(request_id, e)));
     }
 
     fn send_ack(&self, request_id: Option<&str>, body: AckBody) {
@@ -510,23 +513,9 @@ impl Reader {
         });
         let conn = self.conn.clone();
         tokio::spawn(async move {
-            let frame = match pending.await.map_err(Error::from).and_then(|r| r) {
-                Ok(message) => ServerFrame::Ack {
-                    request_id: rid.as_deref(),
-                    body: AckBody::Message { message: &message },
-                }
-                .encode(),
-                Err(e) => {
-                    let reason = e.reason();
-                    ServerFrame::Error {
-                        request_id: rid.as_deref(),
-                        code: e.code(),
-                        reason: &reason,
-                        retry_after: None,
-                    }
-                    .encode()
-                }
-            };
+            let result = pending.await.map_err(Error::from).and_then(|r| r);
+            let body = result.as_ref().map(|message| AckBody::Message { message });
+            let frame = answer(rid.as_deref(), body);
             conn.offer(Outgoing::Frame(frame));
             drop(permit);
         });
@@ -541,23 +530,9 @@ impl Reader {
         let user_id = self.user_id;
         let conn = self.conn.clone();
         tokio::spawn(async move {
-            let frame = match service::create_room(&app, user_id, req).await {
-                Ok((room, _)) => ServerFrame::Ack {
-                    request_id: rid.as_deref(),
-                    body: AckBody::Room { room: &room },
-                }
-                .encode(),
-                Err(e) => {
-                    let reason = e.reason();
-                    ServerFrame::Error {
-                        request_id: rid.as_deref(),
-                        code: e.code(),
-                        reason: &reason,
-                        retry_after: None,
-                    }
-                    .encode()
-                }
-            };
+            let result = service::create_room(&app, user_id, req).await;
+            let body = result.as_ref().map(|(room, _)| AckBody::Room { room });
+            let frame = answer(rid.as_deref(), body);
             conn.offer(Outgoing::Frame(frame));
             drop(permit);
         });
