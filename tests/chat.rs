@@ -33,8 +33,8 @@ async fn two_users_chat_over_websocket() {
         .collect();
     assert_eq!(ids, [alice.id, bob.id]);
     assert!(room["createdAt"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(a.next_of("room_created").await["room"]["id"], room_id);
-    let ack = a.next_of("ack").await;
+    let [created_a, ack] = <[_; 2]>::try_from(a.next_each(&["room_created", "ack"]).await).unwrap();
+    assert_eq!(created_a["room"]["id"], room_id);
     assert_eq!(ack["requestId"], "r1");
     assert_eq!(ack["room"]["id"], room_id);
 
@@ -46,8 +46,10 @@ async fn two_users_chat_over_websocket() {
         "senderId": bob.id, "createdAt": "2001-01-01T00:00:00.000Z"
     }))
     .await;
-    for ws in [&mut a, &mut b] {
-        let f = ws.next_of("message_created").await;
+    let [created_a, ack] =
+        <[_; 2]>::try_from(a.next_each(&["message_created", "ack"]).await).unwrap();
+    let created_b = b.next_of("message_created").await;
+    for f in [&created_a, &created_b] {
         let m = &f["message"];
         assert_eq!(m["roomId"], room_id);
         assert_eq!(m["messageId"], mid);
@@ -57,7 +59,6 @@ async fn two_users_chat_over_websocket() {
         assert_eq!(m["seq"], 1);
         assert!(!m["createdAt"].as_str().unwrap().starts_with("2001"));
     }
-    let ack = a.next_of("ack").await;
     assert_eq!(ack["requestId"], "m1");
     assert_eq!(ack["message"]["seq"], 1);
 
@@ -482,4 +483,85 @@ async fn websocket_accepts_the_token_in_a_header_and_checks_origin() {
         }
         other => panic!("a foreign origin was let in: {:?}", other.map(|_| ())),
     }
+}
+
+#[tokio::test]
+async fn bincode_clients_share_rooms_with_json_clients() {
+    use futures_util::{SinkExt, StreamExt};
+    use palaver::protocol::binary::{self, AckBin, ActionBin, ClientFrameBin, ServerFrameBin};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let room = api.room(&alice, &[&bob]).await;
+    let mut b = Ws::connect(&server, &bob).await;
+
+    let mut req = format!("{}/?token={}", server.ws, alice.token)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "palaver.v1.bincode".parse().unwrap(),
+    );
+    let (mut a, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["sec-websocket-protocol"],
+        "palaver.v1.bincode"
+    );
+    let hello = loop {
+        match a.next().await.unwrap().unwrap() {
+            WsMessage::Binary(bytes) => break binary::decode_server(&bytes).unwrap(),
+            WsMessage::Text(t) => panic!("a JSON frame on a bincode socket: {t}"),
+            _ => {}
+        }
+    };
+    assert_eq!(
+        hello,
+        ServerFrameBin::Ack {
+            request_id: None,
+            body: AckBin::Authenticated { user_id: alice.id }
+        }
+    );
+
+    let frame = ClientFrameBin {
+        request_id: Some("b1".into()),
+        action: ActionBin::CreateMessage {
+            room_id: room,
+            message_id: None,
+            content: "binary hello".into(),
+            kind: None,
+            reply_id: None,
+        },
+    };
+    a.send(WsMessage::Binary(binary::encode_client(&frame).into()))
+        .await
+        .unwrap();
+    let mut got_created = false;
+    let mut got_ack = false;
+    while !(got_created && got_ack) {
+        let WsMessage::Binary(bytes) = a.next().await.unwrap().unwrap() else {
+            continue;
+        };
+        match binary::decode_server(&bytes).unwrap() {
+            ServerFrameBin::MessageCreated { message } => {
+                assert_eq!(message.content, "binary hello");
+                got_created = true;
+            }
+            ServerFrameBin::Ack {
+                request_id,
+                body: AckBin::Message { message },
+            } => {
+                assert_eq!(request_id.as_deref(), Some("b1"));
+                assert_eq!(message.seq, 1);
+                got_ack = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The JSON member of the same room gets the same message as JSON.
+    let f = b.next_of("message_created").await;
+    assert_eq!(f["message"]["content"], "binary hello");
+    assert_eq!(f["message"]["senderId"], alice.id);
 }

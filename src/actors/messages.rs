@@ -3,9 +3,9 @@
 use super::{RoomActor, UserActor};
 use crate::error::Error;
 use crate::model::{Message, NewMessage, RoomId, Seq, UserId};
+use crate::protocol::Encoded;
 use crate::protocol::ResumeStatus;
 use actix::prelude::*;
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -42,24 +42,24 @@ impl ConnHandle {
 }
 
 /// What a connection's writer task sends. Frames are encoded once per
-/// fan-out and shared (`Bytes` is a reference-counted slice).
+/// fan-out and shared (cloning `Encoded` only bumps reference counts).
 #[derive(Clone, Debug)]
 pub enum Outgoing {
     /// A frame not tied to a room's sequence (ack, error, room_created...).
-    Frame(Bytes),
+    Frame(Encoded),
     /// A frame carrying a room message with its seq, so the writer can keep
     /// a resume replay and live traffic in order and without duplicates.
     RoomFrame {
         room_id: RoomId,
         seq: Seq,
-        frame: Bytes,
+        frame: Encoded,
     },
     /// From now on hold this room's live frames until `ResumeData` arrives.
     ResumeStart { room_id: RoomId },
     /// The missed frames, oldest first; then release what was held.
     ResumeData {
         room_id: RoomId,
-        frames: Vec<(Seq, Bytes)>,
+        frames: Vec<(Seq, Encoded)>,
     },
 }
 
@@ -175,7 +175,7 @@ pub struct MemberOffline {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Announce {
-    pub frame: Bytes,
+    pub frame: Encoded,
 }
 
 #[derive(Message)]

@@ -581,7 +581,7 @@ impl Handler<Resume> for RoomActor {
                     tracing::error!(room_id, error = %e, "resume read failed");
                     Vec::new()
                 });
-            let frames: Vec<(Seq, bytes::Bytes)> = fetched
+            let frames: Vec<(Seq, crate::protocol::Encoded)> = fetched
                 .iter()
                 .map(|m| (m.seq, ServerFrame::MessageCreated { message: m }.encode()))
                 .collect();

@@ -93,7 +93,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Room {
     pub id: RoomId,
@@ -122,7 +122,7 @@ pub struct RoomPatch {
 }
 
 /// A room member as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     pub id: UserId,

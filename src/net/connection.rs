@@ -10,7 +10,10 @@ use crate::actors::{room_actor, RoomActor};
 use crate::app::App;
 use crate::error::{close_code, Error};
 use crate::model::{RoomId, UserId};
-use crate::protocol::{self, AckBody, Action, ClientFrame, DecodeError, ResumeStatus, ServerFrame};
+use crate::protocol::{
+    self, AckBody, Action, ClientFrame, DecodeError, Encoded, Format, ResumeStatus, ServerFrame,
+    SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
+};
 use crate::service::{self, MessageRequest, RoomRequest};
 use actix::Addr;
 use bytes::Bytes;
@@ -38,8 +41,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Actions of one connection being processed at once; the reader waits
 /// for a slot, which pushes back on a client that floods.
 const MAX_IN_FLIGHT: usize = 64;
-/// The JSON subprotocol name; `palaver.v1.bincode` is reserved for binary frames.
-const SUBPROTOCOL_JSON: &str = "palaver.v1.json";
 
 type Sink = SplitSink<WebSocketStream<TcpStream>, WsMessage>;
 type Source = SplitStream<WebSocketStream<TcpStream>>;
@@ -56,9 +57,10 @@ fn ws_config() -> WebSocketConfig {
 }
 
 /// What the upgrade request told us.
-#[derive(Default)]
 struct Handshake {
     token: Option<String>,
+    /// Encoding of server frames, from the subprotocol the client chose.
+    format: Format,
 }
 
 fn token_from_request(req: &Request) -> Option<String> {
@@ -89,7 +91,10 @@ fn reject(status: u16, reason: &str) -> ErrorResponse {
 #[allow(clippy::result_large_err)]
 pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let mut handshake = Handshake::default();
+    let mut handshake = Handshake {
+        token: None,
+        format: Format::Json,
+    };
     let allowed = &app.config.ws_allowed_origins;
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         if !allowed.is_empty() {
@@ -101,15 +106,29 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
                 }
             }
         }
-        let wants_json = req
+        let offered = req
             .headers()
             .get("sec-websocket-protocol")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|p| p.trim() == SUBPROTOCOL_JSON));
-        if wants_json {
+            .unwrap_or_default();
+        // The first subprotocol we speak, in the client's order of preference.
+        let chosen = offered
+            .split(',')
+            .map(str::trim)
+            .find(|p| *p == SUBPROTOCOL_JSON || *p == SUBPROTOCOL_BINCODE);
+        if let Some(chosen) = chosen {
+            if chosen == SUBPROTOCOL_BINCODE {
+                handshake.format = Format::Bincode;
+            }
             resp.headers_mut().insert(
                 "sec-websocket-protocol",
-                tokio_tungstenite::tungstenite::http::HeaderValue::from_static(SUBPROTOCOL_JSON),
+                tokio_tungstenite::tungstenite::http::HeaderValue::from_static(
+                    if chosen == SUBPROTOCOL_BINCODE {
+                        SUBPROTOCOL_BINCODE
+                    } else {
+                        SUBPROTOCOL_JSON
+                    },
+                ),
             );
         }
         handshake.token = token_from_request(req);
@@ -125,6 +144,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         }
         Err(_) => return,
     };
+    let format = handshake.format;
     let (mut sink, mut source) = ws.split();
 
     let mut request_id = None;
@@ -136,7 +156,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
                 Some(token)
             }
             Err(reason) => {
-                refuse(&mut sink, None, &Error::Unauthorized(reason)).await;
+                refuse(&mut sink, format, None, &Error::Unauthorized(reason)).await;
                 return;
             }
         },
@@ -144,7 +164,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let session = match service::authenticate(&app, token.as_deref().unwrap_or_default()).await {
         Ok(session) => session,
         Err(e) => {
-            refuse(&mut sink, request_id.as_deref(), &e).await;
+            refuse(&mut sink, format, request_id.as_deref(), &e).await;
             return;
         }
     };
@@ -159,6 +179,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let (close_tx, close_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(
         sink,
+        format,
         rx,
         conn.kick.clone(),
         app.shutdown.clone(),
@@ -205,7 +226,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// The `error` frame for `e`, echoing the request id.
-fn error_frame(request_id: Option<&str>, e: &Error) -> Bytes {
+fn error_frame(request_id: Option<&str>, e: &Error) -> Encoded {
     let reason = e.reason();
     let retry_after = match e {
         Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
@@ -221,7 +242,7 @@ fn error_frame(request_id: Option<&str>, e: &Error) -> Bytes {
 }
 
 /// The `ack` or `error` that answers a request.
-fn answer(request_id: Option<&str>, result: Result<AckBody<'_>, &Error>) -> Bytes {
+fn answer(request_id: Option<&str>, result: Result<AckBody<'_>, &Error>) -> Encoded {
     match result {
         Ok(body) => ServerFrame::Ack { request_id, body }.encode(),
         Err(e) => error_frame(request_id, e),
@@ -233,10 +254,12 @@ async fn first_frame_auth(source: &mut Source) -> Result<(String, Option<String>
     let first = tokio::time::timeout(AUTH_TIMEOUT, source.next())
         .await
         .map_err(|_| "no auth frame within 10 seconds".to_owned())?;
-    let Some(Ok(WsMessage::Text(text))) = first else {
-        return Err("the first frame must be {\"action\": \"auth\", \"token\": ...}".into());
+    let decoded = match first {
+        Some(Ok(WsMessage::Text(text))) => protocol::decode(text.as_bytes()),
+        Some(Ok(WsMessage::Binary(bytes))) => protocol::binary::decode(&bytes),
+        _ => return Err("the first frame must be {\"action\": \"auth\", \"token\": ...}".into()),
     };
-    match protocol::decode(text.as_bytes()) {
+    match decoded {
         Ok(ClientFrame {
             request_id,
             action: Action::Auth { token },
@@ -246,9 +269,9 @@ async fn first_frame_auth(source: &mut Source) -> Result<(String, Option<String>
 }
 
 /// Tells an unauthenticated client why, then closes.
-async fn refuse(sink: &mut Sink, request_id: Option<&str>, e: &Error) {
-    if let Ok(text) = Utf8Bytes::try_from(error_frame(request_id, e)) {
-        let _ = sink.send(WsMessage::Text(text)).await;
+async fn refuse(sink: &mut Sink, format: Format, request_id: Option<&str>, e: &Error) {
+    if let Ok(msg) = ws_message(format, &error_frame(request_id, e)) {
+        let _ = sink.send(msg).await;
     }
     let (code, why) = close_for(e);
     let _ = sink
@@ -271,6 +294,7 @@ fn close_for(e: &Error) -> (u16, &'static str) {
 /// the close frame that fits why the connection ends.
 async fn write_loop(
     mut sink: Sink,
+    format: Format,
     mut rx: mpsc::Receiver<Outgoing>,
     kick: CancellationToken,
     shutdown: CancellationToken,
@@ -289,7 +313,7 @@ async fn write_loop(
             item = rx.recv() => {
                 let Some(item) = item else { break None };
                 ordering.accept(item, &mut frames);
-                if write_frames(&mut sink, &mut frames).await.is_err() {
+                if write_frames(&mut sink, format, &mut frames).await.is_err() {
                     break None;
                 }
                 // Flush once per burst rather than once per frame.
@@ -315,13 +339,38 @@ async fn write_loop(
     let _ = sink.close().await;
 }
 
-async fn write_frames(sink: &mut Sink, frames: &mut Vec<Bytes>) -> Result<(), WsError> {
+async fn write_frames(
+    sink: &mut Sink,
+    format: Format,
+    frames: &mut Vec<Encoded>,
+) -> Result<(), WsError> {
     for frame in frames.drain(..) {
-        // Frames are produced by serde_json, so they are UTF-8.
-        let text = Utf8Bytes::try_from(frame).map_err(|_| WsError::Utf8("frame".into()))?;
-        sink.feed(WsMessage::Text(text)).await?;
+        sink.feed(ws_message(format, &frame)?).await?;
     }
     Ok(())
+}
+
+/// A text frame for JSON, a binary frame for bincode.
+fn ws_message(format: Format, frame: &Encoded) -> Result<WsMessage, WsError> {
+    let bytes = frame.get(format).clone();
+    Ok(match format {
+        // JSON frames come from serde_json, so they are UTF-8.
+        Format::Json => {
+            WsMessage::Text(Utf8Bytes::try_from(bytes).map_err(|_| WsError::Utf8("frame".into()))?)
+        }
+        Format::Bincode => WsMessage::Binary(bytes),
+    })
+}
+
+/// The requestId of a JSON frame that is JSON but not a valid action.
+fn json_request_id(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("requestId")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        })
 }
 
 /// The receiving half: decodes each action and hands it to the actors.
@@ -347,13 +396,14 @@ impl Reader {
             match next {
                 Err(_) => return (close_code::POLICY_VIOLATION, "idle timeout"),
                 Ok(None) | Ok(Some(Ok(WsMessage::Close(_)))) => return (1000, "bye"),
-                Ok(Some(Ok(WsMessage::Text(text)))) => self.handle(text.as_bytes()).await,
-                Ok(Some(Ok(WsMessage::Binary(_)))) => self.send_error(
-                    None,
-                    &Error::BadRequest(
-                        "binary frames are not supported; send JSON text frames".into(),
-                    ),
-                ),
+                Ok(Some(Ok(WsMessage::Text(text)))) => {
+                    let decoded = protocol::decode(text.as_bytes());
+                    self.handle(decoded, || json_request_id(text.as_bytes()))
+                        .await
+                }
+                Ok(Some(Ok(WsMessage::Binary(bytes)))) => {
+                    self.handle(protocol::binary::decode(&bytes), || None).await
+                }
                 Ok(Some(Ok(_))) => {} // ping/pong: answered by tungstenite
                 Ok(Some(Err(WsError::Capacity(_)))) => {
                     return (close_code::MESSAGE_TOO_BIG, "frame exceeds 64 KiB")
@@ -388,8 +438,14 @@ impl Reader {
         Ok(addr)
     }
 
-    async fn handle(&mut self, bytes: &[u8]) {
-        let frame = match protocol::decode(bytes) {
+    /// `request_id` digs the requestId out of a frame that did not decode,
+    /// so even the error for a malformed frame can echo it.
+    async fn handle(
+        &mut self,
+        decoded: Result<ClientFrame, DecodeError>,
+        request_id: impl FnOnce() -> Option<String>,
+    ) {
+        let frame = match decoded {
             Ok(frame) => frame,
             Err(e) => {
                 let error = match e {
@@ -398,15 +454,7 @@ impl Reader {
                         Error::BadRequest(e.to_string())
                     }
                 };
-                // Echo the requestId when the frame was JSON enough to have one.
-                let rid = serde_json::from_slice::<serde_json::Value>(bytes)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("requestId")
-                            .and_then(|r| r.as_str())
-                            .map(str::to_owned)
-                    });
-                return self.send_error(rid.as_deref(), &error);
+                return self.send_error(request_id().as_deref(), &error);
             }
         };
         let rid = frame.request_id;

@@ -4,7 +4,7 @@
 
 use crate::actors::messages::Outgoing;
 use crate::model::{RoomId, Seq};
-use bytes::Bytes;
+use crate::protocol::Encoded;
 use std::collections::HashMap;
 
 #[derive(Default)]
@@ -14,7 +14,7 @@ struct RoomState {
     /// misses one is disconnected).
     sent: Option<(Seq, Seq)>,
     /// Live frames held while a replay is on its way.
-    held: Option<Vec<(Seq, Bytes)>>,
+    held: Option<Vec<(Seq, Encoded)>>,
 }
 
 impl RoomState {
@@ -29,7 +29,7 @@ impl RoomState {
         });
     }
 
-    fn write(&mut self, seq: Seq, frame: Bytes, out: &mut Vec<Bytes>) {
+    fn write(&mut self, seq: Seq, frame: Encoded, out: &mut Vec<Encoded>) {
         if !self.already_sent(seq) {
             self.mark_sent(seq);
             out.push(frame);
@@ -44,7 +44,7 @@ pub struct Ordering {
 
 impl Ordering {
     /// Turns one queued item into the frames to write now, in order.
-    pub fn accept(&mut self, item: Outgoing, out: &mut Vec<Bytes>) {
+    pub fn accept(&mut self, item: Outgoing, out: &mut Vec<Encoded>) {
         match item {
             Outgoing::Frame(frame) => out.push(frame),
             Outgoing::RoomFrame {
@@ -88,21 +88,25 @@ impl Ordering {
 mod tests {
     use super::*;
 
+    fn frame(seq: Seq) -> Encoded {
+        Encoded {
+            json: seq.to_string().into(),
+            bincode: Default::default(),
+        }
+    }
+
     fn live(seq: Seq) -> Outgoing {
         Outgoing::RoomFrame {
             room_id: 1,
             seq,
-            frame: Bytes::from(seq.to_string()),
+            frame: frame(seq),
         }
     }
 
     fn replay(seqs: &[Seq]) -> Outgoing {
         Outgoing::ResumeData {
             room_id: 1,
-            frames: seqs
-                .iter()
-                .map(|s| (*s, Bytes::from(s.to_string())))
-                .collect(),
+            frames: seqs.iter().map(|s| (*s, frame(*s))).collect(),
         }
     }
 
@@ -113,7 +117,7 @@ mod tests {
             o.accept(i, &mut out);
         }
         out.iter()
-            .map(|b| String::from_utf8(b.to_vec()).unwrap())
+            .map(|e| String::from_utf8(e.json.to_vec()).unwrap())
             .collect()
     }
 

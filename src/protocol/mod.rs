@@ -1,10 +1,45 @@
 //! WebSocket frames: what clients send (`action`) and what the server sends
-//! (`type`), and the JSON codec with its limits. Decoding never panics and
-//! tells "not JSON" apart from "JSON of the wrong shape".
+//! (`type`), and their two encodings: JSON text frames (this file, the
+//! shapes of PRODUCT.md) and bincode binary frames ([`binary`]), selected by
+//! the subprotocol. Decoding never panics and tells "not JSON" apart from
+//! "JSON of the wrong shape".
+
+pub mod binary;
 
 use crate::model::{Message, RoomDetails, RoomId, Seq, UserId};
+use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+
+/// Subprotocol for JSON server frames (also the default).
+pub const SUBPROTOCOL_JSON: &str = "palaver.v1.json";
+/// Subprotocol for bincode server frames.
+pub const SUBPROTOCOL_BINCODE: &str = "palaver.v1.bincode";
+
+/// How a connection wants its server frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Bincode,
+}
+
+/// A server frame in both encodings. Fan-out encodes a frame once into
+/// this, and every socket takes the bytes of its format; cloning shares
+/// the bytes.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub json: Bytes,
+    pub bincode: Bytes,
+}
+
+impl Encoded {
+    pub fn get(&self, format: Format) -> &Bytes {
+        match format {
+            Format::Json => &self.json,
+            Format::Bincode => &self.bincode,
+        }
+    }
+}
 
 /// Largest frame a client may send, in bytes. A message body is at most
 /// 4,000 characters (16 KB of UTF-8), so this leaves room for the envelope.
@@ -105,6 +140,7 @@ pub enum DecodeError {
     Shape(String),
 }
 
+/// Decodes a JSON text frame.
 pub fn decode(bytes: &[u8]) -> Result<ClientFrame, DecodeError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(DecodeError::TooLarge(bytes.len()));
@@ -209,10 +245,17 @@ pub enum AckBody<'a> {
 }
 
 impl ServerFrame<'_> {
-    /// JSON text of the frame. Serializing these types cannot fail (string
-    /// keys, no non-finite floats), so this never panics.
-    pub fn encode(&self) -> bytes::Bytes {
-        bytes::Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    /// The frame in both encodings. Serializing these types cannot fail
+    /// (string keys, no non-finite floats, sizes known), so this never panics.
+    pub fn encode(&self) -> Encoded {
+        Encoded {
+            json: self.to_json(),
+            bincode: binary::encode_server(self),
+        }
+    }
+
+    pub fn to_json(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
 }
 
@@ -270,7 +313,7 @@ mod tests {
             request_id: Some("r1"),
             body: AckBody::Empty {},
         }
-        .encode();
+        .to_json();
         assert_eq!(&ack[..], br#"{"type":"ack","requestId":"r1"}"#);
         let err = ServerFrame::Error {
             request_id: Some("r2"),
@@ -278,7 +321,7 @@ mod tests {
             reason: "room not found",
             retry_after: None,
         }
-        .encode();
+        .to_json();
         assert_eq!(
             &err[..],
             br#"{"type":"error","requestId":"r2","code":"not_found","reason":"room not found"}"#

@@ -353,6 +353,19 @@ impl Ws {
         }
     }
 
+    /// One frame of each of these types, in whatever order they come (an
+    /// action's `ack` and its broadcast may arrive either way round).
+    pub async fn next_each(&mut self, types: &[&str]) -> Vec<Value> {
+        let mut found: Vec<Option<Value>> = vec![None; types.len()];
+        while found.iter().any(Option::is_none) {
+            let f = self.next_frame().await;
+            if let Some(i) = types.iter().position(|t| f["type"] == *t) {
+                found[i].get_or_insert(f);
+            }
+        }
+        found.into_iter().flatten().collect()
+    }
+
     /// Proves nothing else is queued for this socket: a ping's pong must be
     /// the very next frame.
     pub async fn expect_quiet(&mut self) {

@@ -1,0 +1,362 @@
+//! The bincode encoding (subprotocol `palaver.v1.bincode`): the same frames
+//! as JSON, as binary WebSocket frames. bincode has no field names, so it
+//! cannot carry the JSON shapes' tags, flattening or untagged unions; these
+//! externally tagged mirror types are the binary schema, in bincode 2's
+//! `standard()` configuration (little endian, variable-length integers).
+//! Clients decode server frames into [`ServerFrameBin`] and encode
+//! [`ClientFrameBin`].
+
+use super::{
+    AckBody, Action, ClientFrame, DecodeError, ResumeStatus, ServerFrame, MAX_FRAME_BYTES,
+};
+use crate::model::{Message, Participant, Room, RoomDetails, RoomId, Seq, UserId};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_FRAME_BYTES>()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientFrameBin {
+    pub request_id: Option<String>,
+    pub action: ActionBin,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ActionBin {
+    Auth {
+        token: String,
+    },
+    CreateRoom {
+        participants: Vec<UserId>,
+        kind: Option<String>,
+        name: Option<String>,
+    },
+    CreateMessage {
+        room_id: RoomId,
+        message_id: Option<String>,
+        content: String,
+        kind: Option<String>,
+        reply_id: Option<String>,
+    },
+    Typing {
+        room_id: RoomId,
+    },
+    Seen {
+        room_id: RoomId,
+        seq: Seq,
+    },
+    Resume {
+        rooms: BTreeMap<RoomId, Seq>,
+    },
+    Ping,
+}
+
+impl From<ActionBin> for Action {
+    fn from(a: ActionBin) -> Self {
+        match a {
+            ActionBin::Auth { token } => Action::Auth { token },
+            ActionBin::CreateRoom {
+                participants,
+                kind,
+                name,
+            } => Action::CreateRoom {
+                participants,
+                kind,
+                name,
+            },
+            ActionBin::CreateMessage {
+                room_id,
+                message_id,
+                content,
+                kind,
+                reply_id,
+            } => Action::CreateMessage {
+                room_id,
+                message_id,
+                content,
+                kind,
+                reply_id,
+            },
+            ActionBin::Typing { room_id } => Action::Typing { room_id },
+            ActionBin::Seen { room_id, seq } => Action::Seen { room_id, seq },
+            ActionBin::Resume { rooms } => Action::Resume {
+                rooms: rooms.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            },
+            ActionBin::Ping => Action::Ping,
+        }
+    }
+}
+
+/// Decodes a binary client frame. bincode cannot tell broken bytes from a
+/// wrong shape, so every failure is `Shape`.
+pub fn decode(bytes: &[u8]) -> Result<ClientFrame, DecodeError> {
+    if bytes.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    let (frame, used): (ClientFrameBin, usize) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| DecodeError::Shape(format!("bad bincode frame: {e}")))?;
+    if used != bytes.len() {
+        return Err(DecodeError::Shape(format!(
+            "bad bincode frame: {} bytes after the frame",
+            bytes.len() - used
+        )));
+    }
+    Ok(ClientFrame {
+        request_id: frame.request_id,
+        action: frame.action.into(),
+    })
+}
+
+/// Encodes a client frame (for clients written in Rust, tests, the load generator).
+pub fn encode_client(frame: &ClientFrameBin) -> Vec<u8> {
+    bincode::serde::encode_to_vec(frame, config()).unwrap_or_default()
+}
+
+/// Decodes a server frame (for clients written in Rust, tests, the load generator).
+pub fn decode_server(bytes: &[u8]) -> Result<ServerFrameBin, String> {
+    bincode::serde::decode_from_slice(bytes, config())
+        .map(|(frame, _)| frame)
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerFrameBin {
+    RoomCreated {
+        room: Room,
+        participants: Vec<Participant>,
+    },
+    MessageCreated {
+        message: Message,
+    },
+    ParticipantAdded {
+        room_id: RoomId,
+        user_id: UserId,
+        message: Message,
+    },
+    ParticipantRemoved {
+        room_id: RoomId,
+        user_id: UserId,
+        message: Message,
+    },
+    RoomDeleted {
+        room_id: RoomId,
+    },
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    Seen {
+        room_id: RoomId,
+        user_id: UserId,
+        seq: Seq,
+    },
+    Ack {
+        request_id: Option<String>,
+        body: AckBin,
+    },
+    Error {
+        request_id: Option<String>,
+        code: String,
+        reason: String,
+        retry_after: Option<u64>,
+    },
+    Pong {
+        request_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AckBin {
+    Authenticated {
+        user_id: UserId,
+    },
+    Message {
+        message: Message,
+    },
+    Room {
+        room: Room,
+        participants: Vec<Participant>,
+    },
+    Resume {
+        rooms: BTreeMap<String, ResumeStatusBin>,
+    },
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ResumeStatusBin {
+    Replayed { count: u64, last_seq: Seq },
+    CannotRecover { last_seq: Seq, limit: u64 },
+    NotFound,
+}
+
+fn details(d: &RoomDetails) -> (Room, Vec<Participant>) {
+    (d.room.clone(), d.participants.clone())
+}
+
+impl From<&ResumeStatus> for ResumeStatusBin {
+    fn from(s: &ResumeStatus) -> Self {
+        match *s {
+            ResumeStatus::Replayed { count, last_seq } => {
+                ResumeStatusBin::Replayed { count, last_seq }
+            }
+            ResumeStatus::CannotRecover { last_seq, limit } => {
+                ResumeStatusBin::CannotRecover { last_seq, limit }
+            }
+            ResumeStatus::NotFound => ResumeStatusBin::NotFound,
+        }
+    }
+}
+
+impl From<&AckBody<'_>> for AckBin {
+    fn from(body: &AckBody<'_>) -> Self {
+        match body {
+            AckBody::Authenticated { user_id } => AckBin::Authenticated { user_id: *user_id },
+            AckBody::Message { message } => AckBin::Message {
+                message: (*message).clone(),
+            },
+            AckBody::Room { room } => {
+                let (room, participants) = details(room);
+                AckBin::Room { room, participants }
+            }
+            AckBody::Resume { rooms } => AckBin::Resume {
+                rooms: rooms.iter().map(|(k, v)| (k.clone(), v.into())).collect(),
+            },
+            AckBody::Empty {} => AckBin::Empty,
+        }
+    }
+}
+
+impl From<&ServerFrame<'_>> for ServerFrameBin {
+    fn from(frame: &ServerFrame<'_>) -> Self {
+        match frame {
+            ServerFrame::RoomCreated { room } => {
+                let (room, participants) = details(room);
+                ServerFrameBin::RoomCreated { room, participants }
+            }
+            ServerFrame::MessageCreated { message } => ServerFrameBin::MessageCreated {
+                message: (*message).clone(),
+            },
+            ServerFrame::ParticipantAdded {
+                room_id,
+                user_id,
+                message,
+            } => ServerFrameBin::ParticipantAdded {
+                room_id: *room_id,
+                user_id: *user_id,
+                message: (*message).clone(),
+            },
+            ServerFrame::ParticipantRemoved {
+                room_id,
+                user_id,
+                message,
+            } => ServerFrameBin::ParticipantRemoved {
+                room_id: *room_id,
+                user_id: *user_id,
+                message: (*message).clone(),
+            },
+            ServerFrame::RoomDeleted { room_id } => {
+                ServerFrameBin::RoomDeleted { room_id: *room_id }
+            }
+            ServerFrame::Typing { room_id, user_id } => ServerFrameBin::Typing {
+                room_id: *room_id,
+                user_id: *user_id,
+            },
+            ServerFrame::Seen {
+                room_id,
+                user_id,
+                seq,
+            } => ServerFrameBin::Seen {
+                room_id: *room_id,
+                user_id: *user_id,
+                seq: *seq,
+            },
+            ServerFrame::Ack { request_id, body } => ServerFrameBin::Ack {
+                request_id: request_id.map(str::to_owned),
+                body: body.into(),
+            },
+            ServerFrame::Error {
+                request_id,
+                code,
+                reason,
+                retry_after,
+            } => ServerFrameBin::Error {
+                request_id: request_id.map(str::to_owned),
+                code: (*code).to_owned(),
+                reason: (*reason).to_owned(),
+                retry_after: *retry_after,
+            },
+            ServerFrame::Pong { request_id } => ServerFrameBin::Pong {
+                request_id: request_id.map(str::to_owned),
+            },
+        }
+    }
+}
+
+/// The frame as bincode bytes.
+pub fn encode_server(frame: &ServerFrame<'_>) -> Bytes {
+    let mirror = ServerFrameBin::from(frame);
+    Bytes::from(bincode::serde::encode_to_vec(&mirror, config()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MessageKind, MessageStatus, Timestamp};
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frame = ClientFrameBin {
+            request_id: Some("r".into()),
+            action: ActionBin::CreateMessage {
+                room_id: 7,
+                message_id: None,
+                content: "hi".into(),
+                kind: None,
+                reply_id: None,
+            },
+        };
+        let decoded = decode(&encode_client(&frame)).unwrap();
+        assert_eq!(decoded.request_id.as_deref(), Some("r"));
+        assert!(
+            matches!(decoded.action, Action::CreateMessage { room_id: 7, ref content, .. } if content == "hi")
+        );
+    }
+
+    #[test]
+    fn garbage_and_trailing_bytes_are_rejected() {
+        assert!(decode(&[0xff; 9]).is_err());
+        let mut bytes = encode_client(&ClientFrameBin {
+            request_id: None,
+            action: ActionBin::Ping,
+        });
+        bytes.push(0);
+        assert!(matches!(decode(&bytes), Err(DecodeError::Shape(_))));
+    }
+
+    #[test]
+    fn server_frames_decode_to_the_mirror() {
+        let message = Message {
+            room_id: 1,
+            seq: 2,
+            message_id: "m".into(),
+            sender_id: Some(3),
+            kind: MessageKind::Text,
+            content: "hello".into(),
+            reply_id: None,
+            created_at: Timestamp(1_718_541_296_789),
+            status: MessageStatus::Success,
+        };
+        let encoded = ServerFrame::MessageCreated { message: &message }.encode();
+        assert_eq!(
+            decode_server(&encoded.bincode).unwrap(),
+            ServerFrameBin::MessageCreated {
+                message: message.clone()
+            }
+        );
+        assert!(encoded.bincode.len() < encoded.json.len());
+    }
+}
