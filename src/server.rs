@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 /// Runs the server on a multi-thread tokio runtime with actix on top, until
 /// Ctrl-C or SIGTERM.
 pub fn run_blocking(config: Config) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let system = actix_rt::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -28,6 +29,31 @@ pub fn run_blocking(config: Config) -> anyhow::Result<()> {
         shutdown::cancel_on_signal(shutdown.clone());
         run(config, shutdown, |_, _| {}).await
     })
+}
+
+/// Every socket is a file descriptor, and the usual soft limit (1,024 on
+/// many systems) would cap the server far below what it can serve. Raise it
+/// to the hard limit the administrator allows.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit read and write the struct we own.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                let wanted = limit.rlim_max;
+                limit.rlim_cur = wanted;
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    tracing::warn!("cannot raise the open-file limit to {wanted}");
+                }
+            }
+        }
+    }
 }
 
 /// Starts everything, calls `ready` with the bound addresses, serves until

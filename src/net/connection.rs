@@ -46,11 +46,15 @@ type Sink = SplitSink<WebSocketStream<TcpStream>, WsMessage>;
 type Source = SplitStream<WebSocketStream<TcpStream>>;
 
 /// Tungstenite's defaults (128 KiB read buffer per socket, 64 MiB messages,
-/// unbounded write buffer) are wrong for many idle chat sockets.
+/// unbounded write buffer) are wrong for many idle chat sockets. The read
+/// buffer is allocated up front for every socket, so it is small: client
+/// frames are a few hundred bytes, and a larger one just takes more reads.
+/// Frames are collected up to 16 KiB and flushed when the queue is empty, so
+/// a burst costs one write, not one per frame.
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .read_buffer_size(1024)
+        .write_buffer_size(16 * 1024)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(Some(protocol::MAX_FRAME_BYTES))
         .max_frame_size(Some(protocol::MAX_FRAME_BYTES))

@@ -89,10 +89,7 @@ mod tests {
     use super::*;
 
     fn frame(seq: Seq) -> Encoded {
-        Encoded {
-            json: seq.to_string().into(),
-            bincode: Default::default(),
-        }
+        Encoded::new(seq.to_string().into(), Default::default())
     }
 
     fn live(seq: Seq) -> Outgoing {

@@ -24,15 +24,31 @@ pub enum Format {
 }
 
 /// A server frame in both encodings. Fan-out encodes a frame once into
-/// this, and every socket takes the bytes of its format; cloning shares
-/// the bytes.
+/// this, and every socket takes the bytes of its format. Cloning is one
+/// reference-count increment, and the handle is one pointer wide, which
+/// keeps every per-socket queue slot small.
 #[derive(Debug, Clone)]
-pub struct Encoded {
+pub struct Encoded(std::sync::Arc<EncodedBytes>);
+
+#[derive(Debug)]
+pub struct EncodedBytes {
     pub json: Bytes,
     pub bincode: Bytes,
 }
 
+impl std::ops::Deref for Encoded {
+    type Target = EncodedBytes;
+
+    fn deref(&self) -> &EncodedBytes {
+        &self.0
+    }
+}
+
 impl Encoded {
+    pub fn new(json: Bytes, bincode: Bytes) -> Self {
+        Encoded(std::sync::Arc::new(EncodedBytes { json, bincode }))
+    }
+
     pub fn get(&self, format: Format) -> &Bytes {
         match format {
             Format::Json => &self.json,
@@ -248,10 +264,7 @@ impl ServerFrame<'_> {
     /// The frame in both encodings. Serializing these types cannot fail
     /// (string keys, no non-finite floats, sizes known), so this never panics.
     pub fn encode(&self) -> Encoded {
-        Encoded {
-            json: self.to_json(),
-            bincode: binary::encode_server(self),
-        }
+        Encoded::new(self.to_json(), binary::encode_server(self))
     }
 
     pub fn to_json(&self) -> Bytes {

@@ -84,12 +84,16 @@ pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<
         .optional()?)
 }
 
-pub fn insert(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> StoreResult<()> {
+/// Inserts unless the messageId is already stored; `false` then. One
+/// statement does both the check and the write (a retry costs no extra
+/// lookup on the hot path).
+pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> StoreResult<bool> {
     let result = conn
         .prepare_cached(
             "INSERT INTO messages
              (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (message_id) DO NOTHING",
         )?
         .execute(params![
             room,
@@ -102,8 +106,17 @@ pub fn insert(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> Stor
             m.created_at.millis()
         ]);
     match result {
-        Ok(_) => Ok(()),
+        Ok(n) => Ok(n == 1),
         Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound("room")),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Inserts a message whose id must be new (system messages).
+pub fn insert(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> StoreResult<()> {
+    if insert_new(conn, room, seq, m)? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict("messageId is already used".into()))
     }
 }

@@ -143,15 +143,19 @@ fn apply_batch(conn: &Connection, batch: &RoomBatch) -> StoreResult<Vec<OpOutcom
     let mut outcomes = Vec::with_capacity(batch.ops.len());
     for op in &batch.ops {
         let step = match op {
-            RoomOp::Post(m) => match messages::by_message_id(conn, &m.message_id)? {
-                Some(original) if original.room_id == room && original.sender_id == m.sender_id => {
-                    Ok(OpOutcome::Duplicate(original))
-                }
-                Some(_) => Err(StoreError::Conflict(
-                    "messageId is already used by another message".into(),
-                )),
-                None => messages::insert(conn, room, seq, m)
-                    .map(|()| OpOutcome::Inserted(m.clone().into_message(room, seq))),
+            RoomOp::Post(m) => match messages::insert_new(conn, room, seq, m)? {
+                true => Ok(OpOutcome::Inserted(m.clone().into_message(room, seq))),
+                // The messageId exists: a retry of the same message, or a clash.
+                false => match messages::by_message_id(conn, &m.message_id)? {
+                    Some(original)
+                        if original.room_id == room && original.sender_id == m.sender_id =>
+                    {
+                        Ok(OpOutcome::Duplicate(original))
+                    }
+                    _ => Err(StoreError::Conflict(
+                        "messageId is already used by another message".into(),
+                    )),
+                },
             },
             RoomOp::AddParticipant {
                 user_id,
