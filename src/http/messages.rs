@@ -87,8 +87,11 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     let id = ctx.id("id", "room")?;
     let q: HistoryQuery = ctx.query()?;
     let limit = limit(q.limit)?;
-    let before = q.before.or(q.last_id);
-    let cursor = match (before, q.after, q.page) {
+    // Seqs are stored as SQLite integers (i64); anything larger is simply
+    // "past the end".
+    let clamp = |s: Option<Seq>| s.map(|s| s.min(i64::MAX as Seq));
+    let before = clamp(q.before.or(q.last_id));
+    let cursor = match (before, clamp(q.after), q.page) {
         (None, None, None) => HistoryCursor::Latest,
         (Some(b), None, None) => HistoryCursor::Before(b),
         (None, Some(a), None) => HistoryCursor::After(a),
