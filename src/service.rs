@@ -1,15 +1,14 @@
 //! Operations that both front ends offer (REST and WebSocket): the same
 //! validation, the same store calls, the same broadcasts.
 
-use crate::actors::messages::{Announce, Post};
+use crate::actors::messages::{Announce, Post, Posted};
 use crate::actors::room_actor;
 use crate::app::App;
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker, FieldError};
 use crate::model::{
-    Message, MessageKind, NewMessage, NewRoom, RoomDetails, RoomId, RoomKind, Session, Timestamp,
-    UserId,
+    MessageKind, NewMessage, NewRoom, RoomDetails, RoomId, RoomKind, Session, Timestamp, UserId,
 };
 use crate::protocol::ServerFrame;
 
@@ -163,7 +162,7 @@ pub fn new_message(sender: UserId, req: MessageRequest) -> Result<NewMessage> {
 }
 
 /// Posts through the room actor: answered after commit, fanned out live.
-pub async fn post_message(app: &App, room_id: RoomId, message: NewMessage) -> Result<Message> {
+pub async fn post_message(app: &App, room_id: RoomId, message: NewMessage) -> Result<Posted> {
     let sender = message.sender_id.unwrap_or_default();
     let room = room_actor(&app.registry, &app.store, room_id).await?;
     room.send(Post { sender, message }).await?

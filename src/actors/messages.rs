@@ -3,8 +3,8 @@
 use super::{RoomActor, UserActor};
 use crate::error::Error;
 use crate::model::{Message, NewMessage, RoomId, Seq, UserId};
-use crate::protocol::Encoded;
 use crate::protocol::ResumeStatus;
+use crate::protocol::{Encoded, Format};
 use actix::prelude::*;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,9 @@ pub type ConnId = u64;
 pub struct ConnHandle {
     pub id: ConnId,
     pub tx: mpsc::Sender<Outgoing>,
+    /// The encoding this socket's client reads; frames meant for it alone
+    /// are encoded only in this one.
+    pub format: Format,
     /// Cancelled when the connection must close at once (it fell behind, or
     /// its session ended); the writer then sends a close frame and stops.
     pub kick: CancellationToken,
@@ -131,10 +134,17 @@ pub struct UserOffline {
 
 /// Post a message. Answers after the message is committed (or was a retry).
 #[derive(Message)]
-#[rtype(result = "Result<Message, Error>")]
+#[rtype(result = "Result<Posted, Error>")]
 pub struct Post {
     pub sender: UserId,
     pub message: NewMessage,
+}
+
+/// A posted message, and whether it was already stored (a retry).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub message: Message,
+    pub duplicate: bool,
 }
 
 #[derive(Message)]

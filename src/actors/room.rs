@@ -115,28 +115,44 @@ impl RoomActor {
         self.fan_out(&item, None);
     }
 
+    /// Queues one op for the next batch; resolves with its outcome once the
+    /// batch is committed. An op the store refused resolves to its error.
     fn enqueue(
         &mut self,
         op: RoomOp,
         ctx: &mut Context<Self>,
-    ) -> ResponseFuture<Result<Message, Error>> {
-        if self.queued.len() >= self.limits.room_queue {
-            return Box::pin(async {
-                Err(Error::Overloaded("the room is busy; retry shortly".into()))
-            });
-        }
-        let (tx, rx) = oneshot::channel();
-        self.queued.push((op, tx));
-        self.flush(ctx);
-        Box::pin(async move {
+    ) -> impl std::future::Future<Output = Result<OpOutcome, Error>> + 'static {
+        let rx = if self.queued.len() >= self.limits.room_queue {
+            None
+        } else {
+            let (tx, rx) = oneshot::channel();
+            self.queued.push((op, tx));
+            self.flush(ctx);
+            Some(rx)
+        };
+        async move {
+            let Some(rx) = rx else {
+                return Err(Error::Overloaded("the room is busy; retry shortly".into()));
+            };
             match rx.await {
-                Ok(Ok(OpOutcome::Inserted(m) | OpOutcome::Duplicate(m))) => Ok(m),
                 Ok(Ok(OpOutcome::Failed(e))) => Err(e.into()),
-                Ok(Ok(OpOutcome::Done)) => {
-                    Err(Error::Internal("write op returned no message".into()))
-                }
-                Ok(Err(e)) => Err(e),
+                Ok(result) => result,
                 Err(_) => Err(Error::ShuttingDown),
+            }
+        }
+    }
+
+    /// `enqueue` for ops that write a message (posts, participant changes).
+    fn enqueue_message(
+        &mut self,
+        op: RoomOp,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<Message, Error>> {
+        let outcome = self.enqueue(op, ctx);
+        Box::pin(async move {
+            match outcome.await? {
+                OpOutcome::Inserted(m) | OpOutcome::Duplicate(m) => Ok(m),
+                _ => Err(Error::Internal("write op returned no message".into())),
             }
         })
     }
@@ -303,7 +319,7 @@ impl Actor for RoomActor {
 }
 
 impl Handler<Post> for RoomActor {
-    type Result = ResponseFuture<Result<Message, Error>>;
+    type Result = ResponseFuture<Result<Posted, Error>>;
 
     fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
         let role = match self.role_of(msg.sender) {
@@ -317,7 +333,20 @@ impl Handler<Post> for RoomActor {
                 ))
             });
         }
-        self.enqueue(RoomOp::Post(msg.message), ctx)
+        let outcome = self.enqueue(RoomOp::Post(msg.message), ctx);
+        Box::pin(async move {
+            match outcome.await? {
+                OpOutcome::Inserted(message) => Ok(Posted {
+                    message,
+                    duplicate: false,
+                }),
+                OpOutcome::Duplicate(message) => Ok(Posted {
+                    message,
+                    duplicate: true,
+                }),
+                _ => Err(Error::Internal("post returned no message".into())),
+            }
+        })
     }
 }
 
@@ -369,7 +398,7 @@ impl Handler<AddMember> for RoomActor {
                 act.standby.insert(id, addr);
             }
         }));
-        self.enqueue(op, ctx)
+        self.enqueue_message(op, ctx)
     }
 }
 
@@ -406,7 +435,7 @@ impl Handler<RemoveMember> for RoomActor {
             user_id: msg.user_id,
             system: NewMessage::system(text),
         };
-        self.enqueue(op, ctx)
+        self.enqueue_message(op, ctx)
     }
 }
 
@@ -511,23 +540,12 @@ impl Handler<MarkSeen> for RoomActor {
             return Box::pin(async { Err(e) });
         }
         let seq = msg.seq.min(self.next_seq.saturating_sub(1));
-        let (tx, rx) = oneshot::channel();
-        self.queued.push((
-            RoomOp::MarkRead {
-                user_id: msg.user_id,
-                seq,
-            },
-            tx,
-        ));
-        self.flush(ctx);
-        Box::pin(async move {
-            match rx.await {
-                Ok(Ok(OpOutcome::Failed(e))) => Err(e.into()),
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(Error::ShuttingDown),
-            }
-        })
+        let op = RoomOp::MarkRead {
+            user_id: msg.user_id,
+            seq,
+        };
+        let outcome = self.enqueue(op, ctx);
+        Box::pin(async move { outcome.await.map(|_| ()) })
     }
 }
 
@@ -583,7 +601,10 @@ impl Handler<Resume> for RoomActor {
                 });
             let frames: Vec<(Seq, crate::protocol::Encoded)> = fetched
                 .iter()
-                .map(|m| (m.seq, ServerFrame::MessageCreated { message: m }.encode()))
+                .map(|m| {
+                    let frame = ServerFrame::MessageCreated { message: m };
+                    (m.seq, frame.encode_for(msg.conn.format))
+                })
                 .collect();
             let count = frames.len() as u64;
             msg.conn.offer(Outgoing::ResumeData { room_id, frames });

@@ -20,8 +20,8 @@ struct CreateMessage {
 }
 
 /// POST /api/rooms/{id}/messages {messageId?, content, type?, replyId?} —
-/// answered after commit, fanned out live to WebSocket members. A retry
-/// with the same messageId returns the original message.
+/// answered after commit, fanned out live to WebSocket members: 201. A
+/// retry with the same messageId returns the original message: 200.
 pub async fn create(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
@@ -35,9 +35,14 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
             reply_id: body.reply_id,
         },
     )?;
-    let message = service::post_message(&ctx.app, id, message).await?;
-    let location = format!("/api/rooms/{id}/messages?after={}&limit=1", message.seq - 1);
-    Ok(Reply::created(&message, location))
+    let posted = service::post_message(&ctx.app, id, message).await?;
+    if posted.duplicate {
+        // A retry: nothing was created this time.
+        return Ok(Reply::ok(&posted.message));
+    }
+    let seq = posted.message.seq;
+    let location = format!("/api/rooms/{id}/messages?after={}&limit=1", seq - 1);
+    Ok(Reply::created(&posted.message, location))
 }
 
 #[derive(Deserialize)]

@@ -81,6 +81,7 @@ struct ListQuery {
 struct ListMeta {
     count: usize,
     /// Pass as `lastId` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     last_id: Option<i64>,
 }
 

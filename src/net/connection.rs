@@ -178,6 +178,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let conn = ConnHandle {
         id: app.next_conn_id(),
         tx,
+        format,
         kick: CancellationToken::new(),
     };
     let (close_tx, close_rx) = oneshot::channel();
@@ -209,7 +210,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
             request_id: request_id.as_deref(),
             body: AckBody::Authenticated { user_id },
         }
-        .encode(),
+        .encode_for(format),
     ));
 
     let mut reader = Reader {
@@ -230,7 +231,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// The `error` frame for `e`, echoing the request id.
-fn error_frame(request_id: Option<&str>, e: &Error) -> Encoded {
+fn error_frame(format: Format, request_id: Option<&str>, e: &Error) -> Encoded {
     let reason = e.reason();
     let retry_after = match e {
         Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
@@ -242,14 +243,18 @@ fn error_frame(request_id: Option<&str>, e: &Error) -> Encoded {
         reason: &reason,
         retry_after,
     }
-    .encode()
+    .encode_for(format)
 }
 
 /// The `ack` or `error` that answers a request.
-fn answer(request_id: Option<&str>, result: Result<AckBody<'_>, &Error>) -> Encoded {
+fn answer(
+    format: Format,
+    request_id: Option<&str>,
+    result: Result<AckBody<'_>, &Error>,
+) -> Encoded {
     match result {
-        Ok(body) => ServerFrame::Ack { request_id, body }.encode(),
-        Err(e) => error_frame(request_id, e),
+        Ok(body) => ServerFrame::Ack { request_id, body }.encode_for(format),
+        Err(e) => error_frame(format, request_id, e),
     }
 }
 
@@ -274,7 +279,7 @@ async fn first_frame_auth(source: &mut Source) -> Result<(String, Option<String>
 
 /// Tells an unauthenticated client why, then closes.
 async fn refuse(sink: &mut Sink, format: Format, request_id: Option<&str>, e: &Error) {
-    if let Ok(msg) = ws_message(format, &error_frame(request_id, e)) {
+    if let Ok(msg) = ws_message(format, &error_frame(format, request_id, e)) {
         let _ = sink.send(msg).await;
     }
     let (code, why) = close_for(e);
@@ -424,12 +429,16 @@ impl Reader {
     }
 
     fn send_error(&self, request_id: Option<&str>, e: &Error) {
-        self.conn.offer(Outgoing::Frame(error_frame(request_id, e)));
+        self.conn.offer(Outgoing::Frame(error_frame(
+            self.conn.format,
+            request_id,
+            e,
+        )));
     }
 
     fn send_ack(&self, request_id: Option<&str>, body: AckBody) {
         self.conn.offer(Outgoing::Frame(
-            ServerFrame::Ack { request_id, body }.encode(),
+            ServerFrame::Ack { request_id, body }.encode_for(self.conn.format),
         ));
     }
 
@@ -471,7 +480,7 @@ impl Reader {
                     ServerFrame::Pong {
                         request_id: rid.as_deref(),
                     }
-                    .encode(),
+                    .encode_for(self.conn.format),
                 ));
                 Ok(())
             }
@@ -566,8 +575,10 @@ impl Reader {
         let conn = self.conn.clone();
         tokio::spawn(async move {
             let result = pending.await.map_err(Error::from).and_then(|r| r);
-            let body = result.as_ref().map(|message| AckBody::Message { message });
-            let frame = answer(rid.as_deref(), body);
+            let body = result.as_ref().map(|posted| AckBody::Message {
+                message: &posted.message,
+            });
+            let frame = answer(conn.format, rid.as_deref(), body);
             conn.offer(Outgoing::Frame(frame));
             drop(permit);
         });
@@ -584,7 +595,7 @@ impl Reader {
         tokio::spawn(async move {
             let result = service::create_room(&app, user_id, req).await;
             let body = result.as_ref().map(|(room, _)| AckBody::Room { room });
-            let frame = answer(rid.as_deref(), body);
+            let frame = answer(conn.format, rid.as_deref(), body);
             conn.offer(Outgoing::Frame(frame));
             drop(permit);
         });

@@ -267,6 +267,15 @@ impl ServerFrame<'_> {
         Encoded::new(self.to_json(), binary::encode_server(self))
     }
 
+    /// Only the encoding one socket needs (acks, errors, pongs); the other
+    /// side of the pair stays empty.
+    pub fn encode_for(&self, format: Format) -> Encoded {
+        match format {
+            Format::Json => Encoded::new(self.to_json(), Bytes::new()),
+            Format::Bincode => Encoded::new(Bytes::new(), binary::encode_server(self)),
+        }
+    }
+
     pub fn to_json(&self) -> Bytes {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
