@@ -2,10 +2,12 @@
 //! handle, the actor registry, and the shutdown signal. Passed in, never global.
 
 use crate::actors::RegistryActor;
+use crate::auth::SessionCache;
 use crate::config::Config;
 use crate::store::StoreHandle;
 use actix::Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub struct App {
@@ -14,6 +16,11 @@ pub struct App {
     pub registry: Addr<RegistryActor>,
     /// Cancelled when the server starts draining.
     pub shutdown: CancellationToken,
+    /// Password hashes (argon2: ~19 MiB and tens of milliseconds each) run at
+    /// most one per core; a burst of logins queues here instead of taking
+    /// every blocking thread and gigabytes of memory.
+    pub password_work: Semaphore,
+    pub sessions: SessionCache,
     next_conn_id: AtomicU64,
 }
 
@@ -29,6 +36,10 @@ impl App {
             store,
             registry,
             shutdown,
+            password_work: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            sessions: SessionCache::default(),
             next_conn_id: AtomicU64::new(1),
         }
     }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 /// Ctrl-C or SIGTERM.
 pub fn run_blocking(config: Config) -> anyhow::Result<()> {
     raise_open_file_limit();
+    return_large_allocations_to_the_os();
     let system = actix_rt::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -53,6 +54,18 @@ fn raise_open_file_limit() {
                 }
             }
         }
+    }
+}
+
+/// argon2 allocates ~19 MiB per hash. glibc raises its mmap threshold after
+/// freeing such a block, so later ones come from per-thread arenas and stay
+/// resident: a burst of sign-ups left the server holding over a gigabyte.
+/// A fixed threshold keeps large blocks mmapped and returned on free.
+fn return_large_allocations_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tuning parameter.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -1,6 +1,10 @@
 //! Passwords (argon2id) and bearer tokens (32 random bytes, kept only as a
 //! SHA-256 hash). All of it is CPU work: callers run it on the blocking pool.
 
+mod cache;
+
+pub use cache::SessionCache;
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

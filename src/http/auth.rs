@@ -43,6 +43,12 @@ pub async fn login(ctx: Ctx) -> Result<Reply> {
     let password = body.password.unwrap_or_default();
     let ttl = ctx.app.config.token_ttl_secs;
     let device_id = body.device_id;
+    let _slot = ctx
+        .app
+        .password_work
+        .acquire()
+        .await
+        .map_err(|_| Error::ShuttingDown)?;
     let result = ctx
         .app
         .store
@@ -79,5 +85,9 @@ pub async fn logout(ctx: Ctx) -> Result<Reply> {
         .store
         .run(move |s| s.revoke_session(session.id, Timestamp::now()))
         .await?;
+    // After the revocation is stored, so no request can cache it again.
+    if let Some(token) = ctx.token() {
+        ctx.app.sessions.forget(&passwords::token_hash(token));
+    }
     Ok(Reply::done())
 }

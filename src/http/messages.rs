@@ -2,7 +2,6 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::rooms::role_in;
 use super::users::limit;
 use crate::error::{Error, Result};
 use crate::model::{HistoryCursor, Seq};
@@ -112,12 +111,18 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
             ))
         }
     };
-    role_in(&ctx, id, me).await?;
+    // One trip to the blocking pool: membership, page and room length.
     let (messages, last_seq) = ctx
         .app
         .store
-        .run(move |s| Ok((s.history(id, cursor, limit)?, s.last_seq(id)?)))
-        .await?;
+        .run(move |s| {
+            if s.member_role(id, me)?.is_none() {
+                return Ok(None);
+            }
+            Ok(Some((s.history(id, cursor, limit)?, s.last_seq(id)?)))
+        })
+        .await?
+        .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);
     let pagination = match cursor {
         HistoryCursor::Page(page) => {

@@ -52,6 +52,12 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
         name: body.name.unwrap_or_default().trim().to_owned(),
         avatar: body.avatar,
     };
+    let _slot = ctx
+        .app
+        .password_work
+        .acquire()
+        .await
+        .map_err(|_| Error::ShuttingDown)?;
     let user = ctx
         .app
         .store
