@@ -18,8 +18,10 @@ pub struct WriterConfig {
     /// the client gets 503 / an `overloaded` error instead of the server
     /// buffering without bound.
     pub queue_batches: usize,
-    /// Most ops in one transaction, so one commit never holds the write lock
-    /// (and every waiting ack) for long.
+    /// The writer stops adding batches to a transaction once it holds this
+    /// many ops, so one commit never holds the write lock (and every waiting
+    /// ack) for long. A single batch is never split, so a transaction can
+    /// exceed this by up to one batch (rooms send at most `room_batch` ops).
     pub max_ops_per_commit: usize,
 }
 
