@@ -23,6 +23,26 @@ const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
 type Responder = oneshot::Sender<Result<OpOutcome, Error>>;
 
+/// What the room does once an op has committed. The op itself (with its
+/// message body) goes to the writer; only this small summary stays here.
+enum AfterCommit {
+    Broadcast,
+    Joined { user_id: UserId, role: Role },
+    Left { user_id: UserId },
+    Read { user_id: UserId, seq: Seq },
+}
+
+impl From<&RoomOp> for AfterCommit {
+    fn from(op: &RoomOp) -> Self {
+        match *op {
+            RoomOp::Post(_) => AfterCommit::Broadcast,
+            RoomOp::AddParticipant { user_id, role, .. } => AfterCommit::Joined { user_id, role },
+            RoomOp::RemoveParticipant { user_id, .. } => AfterCommit::Left { user_id },
+            RoomOp::MarkRead { user_id, seq } => AfterCommit::Read { user_id, seq },
+        }
+    }
+}
+
 enum State {
     Loading,
     Ready,
@@ -164,10 +184,11 @@ impl RoomActor {
         }
         let take = self.queued.len().min(self.limits.room_batch);
         let (ops, responders): (Vec<_>, Vec<_>) = self.queued.drain(..take).unzip();
+        let after: Vec<AfterCommit> = ops.iter().map(AfterCommit::from).collect();
         let batch = RoomBatch {
             room_id: self.room_id,
             next_seq: self.next_seq,
-            ops: ops.clone(),
+            ops,
         };
         match self.store.submit(batch) {
             Ok(rx) => {
@@ -175,7 +196,7 @@ impl RoomActor {
                 let done = async move { rx.await.unwrap_or(Err(crate::store::StoreError::Closed)) };
                 ctx.spawn(done.into_actor(self).map(move |result, act, ctx| {
                     act.in_flight = false;
-                    act.committed(result, ops, responders, ctx);
+                    act.committed(result, after, responders);
                     act.flush(ctx);
                 }));
             }
@@ -192,9 +213,8 @@ impl RoomActor {
     fn committed(
         &mut self,
         result: BatchResult,
-        ops: Vec<RoomOp>,
+        after: Vec<AfterCommit>,
         responders: Vec<Responder>,
-        ctx: &mut Context<Self>,
     ) {
         let outcomes = match result {
             Ok(outcomes) => outcomes,
@@ -206,29 +226,33 @@ impl RoomActor {
                 return;
             }
         };
-        for ((op, outcome), responder) in ops.into_iter().zip(outcomes).zip(responders) {
-            if let OpOutcome::Inserted(m) = &outcome {
-                self.next_seq = m.seq + 1;
-                self.apply(op, m, ctx);
-            } else if let (RoomOp::MarkRead { user_id, seq }, OpOutcome::Done) = (&op, &outcome) {
-                let frame = ServerFrame::Seen {
-                    room_id: self.room_id,
-                    user_id: *user_id,
-                    seq: *seq,
-                };
-                self.fan_out(&Outgoing::Frame(frame.encode()), None);
+        for ((after, outcome), responder) in after.into_iter().zip(outcomes).zip(responders) {
+            match (&outcome, after) {
+                (OpOutcome::Inserted(m), after) => {
+                    self.next_seq = m.seq + 1;
+                    self.apply(after, m);
+                }
+                (OpOutcome::Done, AfterCommit::Read { user_id, seq }) => {
+                    let frame = ServerFrame::Seen {
+                        room_id: self.room_id,
+                        user_id,
+                        seq,
+                    };
+                    self.fan_out(&Outgoing::Frame(frame.encode()), None);
+                }
+                _ => {}
             }
             let _ = responder.send(Ok(outcome));
         }
     }
 
     /// The in-memory side of a committed op, then its broadcast.
-    fn apply(&mut self, op: RoomOp, m: &Message, _: &mut Context<Self>) {
-        match op {
-            RoomOp::Post(_) | RoomOp::MarkRead { .. } => {
+    fn apply(&mut self, after: AfterCommit, m: &Message) {
+        match after {
+            AfterCommit::Broadcast | AfterCommit::Read { .. } => {
                 self.fan_out_message(&ServerFrame::MessageCreated { message: m }, m.seq);
             }
-            RoomOp::AddParticipant { user_id, role, .. } => {
+            AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);
                 if let Some(addr) = self.standby.remove(&user_id) {
                     addr.do_send(JoinedRoom {
@@ -243,7 +267,7 @@ impl RoomActor {
                 };
                 self.fan_out_message(&frame, m.seq);
             }
-            RoomOp::RemoveParticipant { user_id, .. } => {
+            AfterCommit::Left { user_id } => {
                 let frame = ServerFrame::ParticipantRemoved {
                     room_id: self.room_id,
                     user_id,

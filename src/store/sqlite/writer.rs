@@ -112,24 +112,26 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
 }
 
 fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<BatchResult>)>) {
+    let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+    let count = batches.len();
     let outcome = (|| -> StoreResult<Vec<Vec<OpOutcome>>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let results = group
-            .iter()
-            .map(|(batch, _)| apply_batch(&tx, batch))
+        let results = batches
+            .into_iter()
+            .map(|batch| apply_batch(&tx, batch))
             .collect::<StoreResult<Vec<_>>>()?;
         tx.commit()?;
         Ok(results)
     })();
     match outcome {
         Ok(results) => {
-            for ((_, reply), result) in group.into_iter().zip(results) {
+            for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, batches = group.len(), "group commit failed");
-            for (_, reply) in group {
+            tracing::error!(error = %e, batches = count, "group commit failed");
+            for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
         }
@@ -139,14 +141,14 @@ fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<Ba
 /// Applies one room's ops. A failing op (a reused messageId, a participant
 /// already there) fails alone — SQLite rolls back just that statement — and
 /// does not consume a seq.
-fn apply_batch(conn: &Connection, batch: &RoomBatch) -> StoreResult<Vec<OpOutcome>> {
+fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome>> {
     let room = batch.room_id;
     let mut seq: Seq = batch.next_seq;
     let mut outcomes = Vec::with_capacity(batch.ops.len());
-    for op in &batch.ops {
+    for op in batch.ops {
         let step = match op {
-            RoomOp::Post(m) => match messages::insert_new(conn, room, seq, m)? {
-                true => Ok(OpOutcome::Inserted(m.clone().into_message(room, seq))),
+            RoomOp::Post(m) => match messages::insert_new(conn, room, seq, &m)? {
+                true => Ok(OpOutcome::Inserted(m.into_message(room, seq))),
                 // The messageId exists: a retry of the same message, or a clash.
                 false => match messages::by_message_id(conn, &m.message_id)? {
                     Some(original)
@@ -163,16 +165,16 @@ fn apply_batch(conn: &Connection, batch: &RoomBatch) -> StoreResult<Vec<OpOutcom
                 user_id,
                 role,
                 system,
-            } => rooms::add_participant(conn, room, *user_id, *role)
-                .and_then(|()| messages::insert(conn, room, seq, system))
-                .map(|()| OpOutcome::Inserted(system.clone().into_message(room, seq))),
+            } => rooms::add_participant(conn, room, user_id, role)
+                .and_then(|()| messages::insert(conn, room, seq, &system))
+                .map(|()| OpOutcome::Inserted(system.into_message(room, seq))),
             RoomOp::RemoveParticipant { user_id, system } => {
-                rooms::remove_participant(conn, room, *user_id)
-                    .and_then(|()| messages::insert(conn, room, seq, system))
-                    .map(|()| OpOutcome::Inserted(system.clone().into_message(room, seq)))
+                rooms::remove_participant(conn, room, user_id)
+                    .and_then(|()| messages::insert(conn, room, seq, &system))
+                    .map(|()| OpOutcome::Inserted(system.into_message(room, seq)))
             }
             RoomOp::MarkRead { user_id, seq: read } => {
-                rooms::mark_read(conn, room, *user_id, *read).map(|()| OpOutcome::Done)
+                rooms::mark_read(conn, room, user_id, read).map(|()| OpOutcome::Done)
             }
         };
         let outcome = match step {
