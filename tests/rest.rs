@@ -166,6 +166,19 @@ async fn rooms_create_list_details_update_and_public_sample() {
         .await;
     assert_eq!(s, 422, "unknown fields are refused, not mass-assigned");
 
+    // A deleted room's id is never given to another room.
+    let doomed = api.room(&alice, &[&bob]).await;
+    let (s, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/rooms/{doomed}"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(api.room(&alice, &[&bob]).await > doomed);
+
     // A member may leave; the owner may not.
     let (s, _) = api
         .call(

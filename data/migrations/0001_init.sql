@@ -1,8 +1,10 @@
 -- palaver schema, version 1.
 -- Times are unix milliseconds (UTC); the API formats them as RFC 3339.
 
+-- AUTOINCREMENT: an id is never given out twice, even after a delete, so a
+-- client holding an old id can never reach someone else's row.
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     login         TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT    NOT NULL,
     name          TEXT    NOT NULL,
@@ -12,7 +14,7 @@ CREATE TABLE users (
 
 -- One row per login (a device session). Only the SHA-256 of the token is kept.
 CREATE TABLE sessions (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     token_hash  BLOB    NOT NULL UNIQUE,
     device_id   TEXT,
@@ -23,7 +25,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user_id);
 
 CREATE TABLE rooms (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     kind        TEXT    NOT NULL CHECK (kind IN ('direct', 'group', 'channel')),
     name        TEXT,
     public      INTEGER NOT NULL DEFAULT 0,
@@ -50,11 +52,13 @@ CREATE INDEX participants_user ON participants(user_id, room_id);
 CREATE TABLE messages (
     room_id     INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     seq         INTEGER NOT NULL,
-    message_id  TEXT    NOT NULL UNIQUE,
+    -- The UUID's 16 bytes: the unique index that makes retries idempotent
+    -- is less than half the size of one over the 36-character text.
+    message_id  BLOB    NOT NULL UNIQUE,
     sender_id   INTEGER REFERENCES users(id) ON DELETE SET NULL,
     kind        TEXT    NOT NULL,
     content     TEXT    NOT NULL,
-    reply_id    TEXT,
+    reply_id    BLOB,
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;

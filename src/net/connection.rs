@@ -190,6 +190,15 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         app.shutdown.clone(),
         close_rx,
     ));
+    // The ack goes first into the queue, so it is the first frame the
+    // client reads even when room traffic arrives as soon as it is registered.
+    conn.offer(Outgoing::Frame(
+        ServerFrame::Ack {
+            request_id: request_id.as_deref(),
+            body: AckBody::Authenticated { user_id },
+        }
+        .encode_for(format),
+    ));
     let connected = app
         .registry
         .send(Connect {
@@ -205,13 +214,6 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         return;
     }
     tracing::debug!(%peer, user_id, conn = conn.id, "websocket connected");
-    conn.offer(Outgoing::Frame(
-        ServerFrame::Ack {
-            request_id: request_id.as_deref(),
-            body: AckBody::Authenticated { user_id },
-        }
-        .encode_for(format),
-    ));
 
     let mut reader = Reader {
         app: app.clone(),

@@ -10,17 +10,42 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, created_at";
 
+/// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
+/// table. The model only ever holds validated or generated UUIDs.
+fn id_bytes(id: &str) -> StoreResult<[u8; 16]> {
+    uuid::Uuid::parse_str(id)
+        .map(|u| *u.as_bytes())
+        .map_err(|_| StoreError::Internal(format!("not a UUID: {id}")))
+}
+
+fn id_text(r: &Row, column: usize) -> rusqlite::Result<Option<String>> {
+    let bytes: Option<Vec<u8>> = r.get(column)?;
+    bytes
+        .map(|b| {
+            uuid::Uuid::from_slice(&b)
+                .map(|u| u.hyphenated().to_string())
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        column,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
+                })
+        })
+        .transpose()
+}
+
 fn from_row(r: &Row) -> rusqlite::Result<Message> {
     let kind: String = r.get(4)?;
     Ok(Message {
         room_id: r.get(0)?,
         seq: r.get(1)?,
-        message_id: r.get(2)?,
+        message_id: id_text(r, 2)?.unwrap_or_default(),
         sender_id: r.get(3)?,
         // Only kinds from MessageKind::as_str are ever written.
         kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Text),
         content: r.get(5)?,
-        reply_id: r.get(6)?,
+        reply_id: id_text(r, 6)?,
         created_at: Timestamp(r.get(7)?),
         status: MessageStatus::Success,
     })
@@ -80,7 +105,7 @@ pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM messages WHERE message_id = ?1"
         ))?
-        .query_row([message_id], from_row)
+        .query_row([id_bytes(message_id)?], from_row)
         .optional()?)
 }
 
@@ -88,6 +113,7 @@ pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<
 /// statement does both the check and the write (a retry costs no extra
 /// lookup on the hot path).
 pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> StoreResult<bool> {
+    let reply_id = m.reply_id.as_deref().map(id_bytes).transpose()?;
     let result = conn
         .prepare_cached(
             "INSERT INTO messages
@@ -98,11 +124,11 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
         .execute(params![
             room,
             seq,
-            m.message_id,
+            id_bytes(&m.message_id)?,
             m.sender_id,
             m.kind.as_str(),
             m.content,
-            m.reply_id,
+            reply_id,
             m.created_at.millis()
         ]);
     match result {

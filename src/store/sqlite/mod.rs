@@ -50,11 +50,30 @@ pub struct SqliteStore {
     writer: writer::Writer,
 }
 
+/// Which job a connection does; the writer gets the bigger page cache.
+#[derive(Clone, Copy)]
+enum ConnRole {
+    /// The group-commit writer: keeps the hot index pages of every active
+    /// room cached, so inserts rarely read from disk.
+    Writer,
+    /// A pooled read connection.
+    Reader,
+}
+
 /// Sets every pragma; the one place connection behaviour is decided.
-fn setup_connection(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+fn setup_connection(
+    conn: &Connection,
+    durability: Durability,
+    role: ConnRole,
+) -> rusqlite::Result<()> {
     let synchronous = match durability {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
+    };
+    // Negative cache_size is KiB.
+    let cache_kib = match role {
+        ConnRole::Writer => 64 * 1024,
+        ConnRole::Reader => 16 * 1024,
     };
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
     conn.execute_batch(&format!(
@@ -62,7 +81,7 @@ fn setup_connection(conn: &Connection, durability: Durability) -> rusqlite::Resu
          PRAGMA synchronous = {synchronous};
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;"
+         PRAGMA cache_size = -{cache_kib};"
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
@@ -94,11 +113,11 @@ impl SqliteStore {
         let path: PathBuf = data_dir.join(DB_FILE);
 
         let mut conn = Connection::open(&path)?;
-        setup_connection(&conn, durability)?;
+        setup_connection(&conn, durability, ConnRole::Writer)?;
         migrate(&mut conn)?;
 
         let manager = SqliteConnectionManager::file(&path)
-            .with_init(move |c| setup_connection(c, durability));
+            .with_init(move |c| setup_connection(c, durability, ConnRole::Reader));
         let pool = r2d2::Pool::builder()
             .max_size(READ_POOL_SIZE)
             .build(manager)?;
