@@ -7,7 +7,6 @@ use crate::error::Error;
 use crate::model::{RoomId, UserId};
 use crate::store::StoreHandle;
 use actix::prelude::*;
-use actix::ArbiterHandle;
 use std::collections::HashMap;
 
 /// Registry mailbox size: every connect, disconnect and room activation
@@ -17,32 +16,19 @@ const MAILBOX: usize = 4096;
 pub struct RegistryActor {
     store: StoreHandle,
     limits: ActorLimits,
-    /// Threads that room and user actors run on, one per core; an actor
-    /// lives on `arbiters[id % n]`, so rooms spread over every core instead
-    /// of queueing behind one thread.
-    arbiters: Vec<ArbiterHandle>,
     rooms: HashMap<RoomId, Addr<RoomActor>>,
     /// Online users: their actor and how many sockets they have open.
     users: HashMap<UserId, (Addr<UserActor>, usize)>,
 }
 
 impl RegistryActor {
-    /// Must be called inside an actix System (it starts the actor threads).
     pub fn new(store: StoreHandle, limits: ActorLimits) -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         RegistryActor {
             store,
             limits,
-            arbiters: (0..threads).map(|_| Arbiter::new().handle()).collect(),
             rooms: HashMap::new(),
             users: HashMap::new(),
         }
-    }
-}
-
-impl RegistryActor {
-    fn arbiter_for(&self, id: i64) -> &ArbiterHandle {
-        &self.arbiters[id.unsigned_abs() as usize % self.arbiters.len()]
     }
 }
 
@@ -60,11 +46,9 @@ impl Handler<Connect> for RegistryActor {
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
         let registry = ctx.address();
         let store = self.store.clone();
-        let arbiter = self.arbiter_for(msg.user_id).clone();
-        let user_id = msg.user_id;
-        let entry = self.users.entry(user_id).or_insert_with(|| {
-            let actor = UserActor::new(user_id, registry, store);
-            (UserActor::start_in_arbiter(&arbiter, |_| actor), 0)
+        let entry = self.users.entry(msg.user_id).or_insert_with(|| {
+            let actor = UserActor::new(msg.user_id, registry, store);
+            (actor.start(), 0)
         });
         entry.1 += 1;
         let addr = entry.0.clone();
@@ -110,15 +94,10 @@ impl Handler<ActivateRoom> for RegistryActor {
         let registry = ctx.address();
         let store = self.store.clone();
         let limits = self.limits;
-        let arbiter = self.arbiter_for(msg.room_id).clone();
-        let room_id = msg.room_id;
         let addr = self
             .rooms
-            .entry(room_id)
-            .or_insert_with(|| {
-                let actor = RoomActor::new(room_id, registry, store, limits);
-                RoomActor::start_in_arbiter(&arbiter, |_| actor)
-            })
+            .entry(msg.room_id)
+            .or_insert_with(|| RoomActor::new(msg.room_id, registry, store, limits).start())
             .clone();
         MessageResult(addr)
     }
