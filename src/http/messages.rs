@@ -115,12 +115,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     let (messages, last_seq) = ctx
         .app
         .store
-        .run(move |s| {
-            if s.member_role(id, me)?.is_none() {
-                return Ok(None);
-            }
-            Ok(Some((s.history(id, cursor, limit)?, s.last_seq(id)?)))
-        })
+        .run(move |s| s.member_history(id, me, cursor, limit))
         .await?
         .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);

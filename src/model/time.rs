@@ -1,6 +1,5 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// A UTC instant with millisecond precision, stored as unix milliseconds and
@@ -21,16 +20,28 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(seconds.saturating_mul(1000)))
     }
 
+    /// Written by hand: every message in every page is formatted, and the
+    /// general formatter was a visible share of a history request.
     pub fn to_rfc3339(self) -> String {
-        let format = format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        );
-        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
-            .ok()
-            .and_then(|t| t.format(&format).ok())
+        use std::fmt::Write;
+        let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000) else {
             // Out-of-range instants cannot come from the clock or the store;
             // show the epoch rather than fail a whole response.
-            .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
+            return "1970-01-01T00:00:00.000Z".to_owned();
+        };
+        let mut out = String::with_capacity(24);
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+        out
     }
 
     pub fn parse_rfc3339(s: &str) -> Option<Self> {

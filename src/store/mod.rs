@@ -127,6 +127,14 @@ pub trait Store: Send + Sync + 'static {
     /// A history page, newest first.
     fn history(&self, room: RoomId, cursor: HistoryCursor, limit: u32)
         -> StoreResult<Vec<Message>>;
+    /// A history page and the room's last seq, if `user` is a participant.
+    fn member_history(
+        &self,
+        room: RoomId,
+        user: UserId,
+        cursor: HistoryCursor,
+        limit: u32,
+    ) -> StoreResult<Option<(Vec<Message>, Seq)>>;
     /// Messages with seq > after, oldest first, at most `limit`.
     fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>>;
 
