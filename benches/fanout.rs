@@ -26,7 +26,7 @@
 
 use actix::{Actor, Addr};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use palaver::actors::messages::{Announce, ConnHandle, Connect, Outgoing, Post};
+use palaver::actors::messages::{Announce, ConnHandle, Connect, Kick, Outgoing, Post};
 use palaver::actors::{room_actor, ActorLimits, RegistryActor};
 use palaver::model::{
     Message, MessageKind, NewMessage, NewRoom, NewUser, RoomId, RoomKind, Timestamp, UserId,
@@ -39,7 +39,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Room sizes (members, all online with one connection each).
 const SIZES: [usize; 3] = [10, 100, 1_000];
@@ -64,7 +63,7 @@ struct Room {
     sender: UserId,
     /// One queue per member: what the member's socket writer would read.
     conns: Vec<mpsc::Receiver<Outgoing>>,
-    kicks: Vec<CancellationToken>,
+    kicks: Vec<Kick>,
     posted: u64,
     // Dropped last: the database files live here.
     _dir: TempDir,
@@ -115,14 +114,9 @@ impl Room {
         let mut kicks = Vec::with_capacity(n);
         for (i, &user_id) in users.iter().enumerate() {
             let (tx, rx) = mpsc::channel(CONN_QUEUE);
-            let kick = CancellationToken::new();
-            let conn = ConnHandle {
-                id: i as u64 + 1,
-                tx,
-                // The default subprotocol.
-                format: Format::Json,
-                kick: kick.clone(),
-            };
+            // JSON is the default subprotocol; session 0 is never ended here.
+            let conn = ConnHandle::new(i as u64 + 1, tx, Format::Json, 0);
+            let kick = conn.kick.clone();
             registry
                 .send(Connect { user_id, conn })
                 .await
@@ -215,7 +209,7 @@ impl Room {
                     None => panic!("a connection queue closed"),
                 }
             }
-            assert!(!kick.is_cancelled(), "a member was kicked (fell behind)");
+            assert!(!kick.is_kicked(), "a member was kicked (fell behind)");
         }
     }
 }

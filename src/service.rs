@@ -1,7 +1,7 @@
 //! Operations that both front ends offer (REST and WebSocket): the same
 //! validation, the same store calls, the same broadcasts.
 
-use crate::actors::messages::{Announce, Post, Posted};
+use crate::actors::messages::{Announce, EndSessions, Post, Posted};
 use crate::actors::room_actor;
 use crate::app::App;
 use crate::auth;
@@ -183,10 +183,36 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Session> {
     if session.revoked {
         return Err(Error::Unauthorized("the token was logged out".into()));
     }
-    if session.expires_at <= Timestamp::now() {
+    let now = Timestamp::now();
+    if session.expires_at <= now {
         return Err(Error::Unauthorized(
             "the token has expired; log in again".into(),
         ));
     }
+    // Sliding expiry: a session in use past half its lifetime gets a full
+    // lifetime again (checked on cache misses, so at most once a minute).
+    let ttl = app.config.token_ttl_secs;
+    let mut session = session;
+    if session.expires_at < now.plus_seconds(ttl / 2) {
+        let (id, expires_at) = (session.id, now.plus_seconds(ttl));
+        app.store
+            .run(move |s| s.extend_session(id, expires_at))
+            .await?;
+        session.expires_at = expires_at;
+    }
+    app.sessions.put(hash, session.clone());
     Ok(session)
+}
+
+/// After sessions were revoked in the store: forget them here and close
+/// their live sockets. `None` means every session of the user.
+pub fn end_sessions(app: &App, user_id: UserId, session_ids: Option<Vec<i64>>) {
+    let ended = |s: &Session| {
+        s.user_id == user_id && session_ids.as_ref().is_none_or(|ids| ids.contains(&s.id))
+    };
+    app.sessions.forget_where(ended);
+    app.registry.do_send(EndSessions {
+        user_id,
+        session_ids,
+    });
 }

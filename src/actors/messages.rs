@@ -6,6 +6,8 @@ use crate::model::{Message, NewMessage, RoomId, Seq, UserId};
 use crate::protocol::ResumeStatus;
 use crate::protocol::{Encoded, Format};
 use actix::prelude::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,12 +22,65 @@ pub struct ConnHandle {
     /// The encoding this socket's client reads; frames meant for it alone
     /// are encoded only in this one.
     pub format: Format,
-    /// Cancelled when the connection must close at once (it fell behind, or
-    /// its session ended); the writer then sends a close frame and stops.
-    pub kick: CancellationToken,
+    /// The login session the socket authenticated with; ending the session
+    /// closes the socket.
+    pub session_id: i64,
+    /// Fires when the connection must close at once; the writer then sends
+    /// a close frame that says why and stops.
+    pub kick: Kick,
+}
+
+/// Why the server closed a socket on its own initiative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KickReason {
+    /// Its outgoing queue filled up: it can reconnect and resume.
+    TooSlow = 1,
+    /// Its session was logged out or revoked: it must log in again.
+    SessionEnded = 2,
+}
+
+/// A one-shot "close now" signal carrying its reason.
+#[derive(Clone, Debug, Default)]
+pub struct Kick {
+    token: CancellationToken,
+    reason: Arc<AtomicU8>,
+}
+
+impl Kick {
+    /// The first reason given wins.
+    pub fn kick(&self, reason: KickReason) {
+        let _ = self
+            .reason
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.token.cancel();
+    }
+
+    pub fn is_kicked(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves once kicked, with the reason.
+    pub async fn kicked(&self) -> KickReason {
+        self.token.cancelled().await;
+        match self.reason.load(Ordering::Acquire) {
+            2 => KickReason::SessionEnded,
+            _ => KickReason::TooSlow,
+        }
+    }
 }
 
 impl ConnHandle {
+    pub fn new(id: ConnId, tx: mpsc::Sender<Outgoing>, format: Format, session_id: i64) -> Self {
+        ConnHandle {
+            id,
+            tx,
+            format,
+            session_id,
+            kick: Kick::default(),
+        }
+    }
+
     /// Queues without waiting; a full queue means the client cannot keep up,
     /// so it is disconnected (it can reconnect and `resume` without loss).
     pub fn offer(&self, item: Outgoing) -> bool {
@@ -36,7 +91,7 @@ impl ConnHandle {
                     conn = self.id,
                     "outgoing queue full; disconnecting slow client"
                 );
-                self.kick.cancel();
+                self.kick.kick(KickReason::TooSlow);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -128,6 +183,15 @@ pub struct UserOffline {
     pub user_id: UserId,
     pub addr: Addr<UserActor>,
     pub rooms: Vec<RoomId>,
+}
+
+/// Sessions of a user ended (logout, revoke): close their sockets now.
+/// `None` means every session of the user.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct EndSessions {
+    pub user_id: UserId,
+    pub session_ids: Option<Vec<i64>>,
 }
 
 // ---- room ----

@@ -160,3 +160,13 @@ impl Handler<UserOffline> for RegistryActor {
         }
     }
 }
+
+impl Handler<EndSessions> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EndSessions, _: &mut Self::Context) {
+        if let Some((addr, _)) = self.users.get(&msg.user_id) {
+            addr.do_send(msg);
+        }
+    }
+}

@@ -118,7 +118,18 @@ impl Handler<Evict> for UserActor {
 
     fn handle(&mut self, _: Evict, _: &mut Self::Context) {
         for conn in self.conns.values() {
-            conn.kick.cancel();
+            conn.kick.kick(KickReason::TooSlow);
+        }
+    }
+}
+
+impl Handler<EndSessions> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EndSessions, _: &mut Self::Context) {
+        let ended = |id: i64| msg.session_ids.as_ref().is_none_or(|ids| ids.contains(&id));
+        for conn in self.conns.values().filter(|c| ended(c.session_id)) {
+            conn.kick.kick(KickReason::SessionEnded);
         }
     }
 }

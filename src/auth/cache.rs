@@ -36,9 +36,10 @@ impl SessionCache {
         }
     }
 
-    pub fn forget(&self, token_hash: &[u8]) {
+    /// Drops the sessions that match; revocations are rare, so a scan is fine.
+    pub fn forget_where(&self, ended: impl Fn(&Session) -> bool) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(token_hash);
+            entries.retain(|_, (session, _)| !ended(session));
         }
     }
 }
@@ -64,7 +65,7 @@ mod tests {
         assert!(cache.get(b"t").is_none());
         cache.put(b"t".to_vec(), session(Timestamp::now().plus_seconds(60)));
         assert_eq!(cache.get(b"t").map(|s| s.user_id), Some(2));
-        cache.forget(b"t");
+        cache.forget_where(|s| s.id == 1);
         assert!(cache.get(b"t").is_none());
         cache.put(b"old".to_vec(), session(Timestamp(1)));
         assert!(

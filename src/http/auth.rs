@@ -86,8 +86,18 @@ pub async fn logout(ctx: Ctx) -> Result<Reply> {
         .run(move |s| s.revoke_session(session.id, Timestamp::now()))
         .await?;
     // After the revocation is stored, so no request can cache it again.
-    if let Some(token) = ctx.token() {
-        ctx.app.sessions.forget(&passwords::token_hash(token));
-    }
+    crate::service::end_sessions(&ctx.app, session.user_id, Some(vec![session.id]));
+    Ok(Reply::done())
+}
+
+/// POST /api/auth/logout-all — ends every session of mine, on every device;
+/// their sockets close at once.
+pub async fn logout_all(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    ctx.app
+        .store
+        .run(move |s| s.revoke_all_sessions(me, Timestamp::now()))
+        .await?;
+    crate::service::end_sessions(&ctx.app, me, None);
     Ok(Reply::done())
 }

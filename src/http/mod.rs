@@ -8,6 +8,7 @@ mod messages;
 mod response;
 mod rooms;
 mod router;
+mod sessions;
 mod users;
 
 use crate::app::App;

@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{auth, health, messages, rooms, users};
+use super::{auth, health, messages, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -15,6 +15,9 @@ pub enum Route {
     Me,
     Login,
     Logout,
+    LogoutAll,
+    Sessions,
+    Session,
     Rooms,
     PublicRooms,
     Room,
@@ -30,6 +33,9 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/api/me", Route::Me, &[Method::GET]),
     ("/api/auth/login", Route::Login, &[Method::POST]),
     ("/api/auth/logout", Route::Logout, &[Method::POST]),
+    ("/api/auth/logout-all", Route::LogoutAll, &[Method::POST]),
+    ("/api/sessions", Route::Sessions, &[Method::GET]),
+    ("/api/sessions/{id}", Route::Session, &[Method::DELETE]),
     ("/api/rooms", Route::Rooms, &[Method::GET, Method::POST]),
     ("/api/rooms/public", Route::PublicRooms, &[Method::GET]),
     (
@@ -104,6 +110,9 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::Me, _) => users::me(ctx).await,
         (Route::Login, _) => auth::login(ctx).await,
         (Route::Logout, _) => auth::logout(ctx).await,
+        (Route::LogoutAll, _) => auth::logout_all(ctx).await,
+        (Route::Sessions, _) => sessions::list(ctx).await,
+        (Route::Session, _) => sessions::delete(ctx).await,
         (Route::Rooms, Method::POST) => rooms::create(ctx).await,
         (Route::Rooms, _) => rooms::list_mine(ctx).await,
         (Route::PublicRooms, _) => rooms::list_public(ctx).await,

@@ -4,7 +4,7 @@
 
 use super::ordering::Ordering;
 use crate::actors::messages::{
-    ConnHandle, Connect, Disconnect, MarkSeen, Outgoing, Post, Resume, Typing,
+    ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, Post, Resume, Typing,
 };
 use crate::actors::{room_actor, RoomActor};
 use crate::app::App;
@@ -175,12 +175,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let user_id = session.user_id;
 
     let (tx, rx) = mpsc::channel(app.config.ws_queue_frames);
-    let conn = ConnHandle {
-        id: app.next_conn_id(),
-        tx,
-        format,
-        kick: CancellationToken::new(),
-    };
+    let conn = ConnHandle::new(app.next_conn_id(), tx, format, session.id);
     let (close_tx, close_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(
         sink,
@@ -212,6 +207,13 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         let _ = close_tx.send(close_for(&e));
         let _ = writer.await;
         return;
+    }
+    // A logout that landed while the socket was being registered sent its
+    // "end session" before the user actor knew this socket; check again now
+    // that any later logout is sure to reach it.
+    let token = token.unwrap_or_default();
+    if service::authenticate(&app, &token).await.is_err() {
+        conn.kick.kick(KickReason::SessionEnded);
     }
     tracing::debug!(%peer, user_id, conn = conn.id, "websocket connected");
 
@@ -293,6 +295,17 @@ async fn refuse(sink: &mut Sink, format: Format, request_id: Option<&str>, e: &E
         .await;
 }
 
+/// The close frame for a socket the server closes on its own.
+fn kick_close(reason: KickReason) -> (u16, &'static str) {
+    match reason {
+        KickReason::TooSlow => (
+            close_code::POLICY_VIOLATION,
+            "connection too slow; reconnect and resume",
+        ),
+        KickReason::SessionEnded => (close_code::POLICY_VIOLATION, "session ended; log in again"),
+    }
+}
+
 fn close_for(e: &Error) -> (u16, &'static str) {
     match e {
         Error::Unauthorized(_) => (close_code::POLICY_VIOLATION, "authentication failed"),
@@ -307,7 +320,7 @@ async fn write_loop(
     mut sink: Sink,
     format: Format,
     mut rx: mpsc::Receiver<Outgoing>,
-    kick: CancellationToken,
+    kick: Kick,
     shutdown: CancellationToken,
     mut close_rx: oneshot::Receiver<(u16, &'static str)>,
 ) {
@@ -319,7 +332,7 @@ async fn write_loop(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break Some((close_code::GOING_AWAY, "server shutting down")),
-            _ = kick.cancelled() => break Some((close_code::POLICY_VIOLATION, "connection too slow; reconnect and resume")),
+            reason = kick.kicked() => break Some(kick_close(reason)),
             reason = &mut close_rx => break reason.ok(),
             item = rx.recv() => {
                 let Some(item) = item else { break None };
@@ -400,7 +413,7 @@ impl Reader {
     async fn run(&mut self, source: &mut Source) -> (u16, &'static str) {
         loop {
             let next = tokio::select! {
-                _ = self.conn.kick.cancelled() => return (close_code::POLICY_VIOLATION, "connection too slow"),
+                reason = self.conn.kick.kicked() => return kick_close(reason),
                 _ = self.app.shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
                 next = tokio::time::timeout(IDLE_TIMEOUT, source.next()) => next,
             };

@@ -108,6 +108,12 @@ pub trait Store: Send + Sync + 'static {
     fn create_session(&self, new: &NewSession) -> StoreResult<Session>;
     fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<Session>>;
     fn revoke_session(&self, id: i64, at: Timestamp) -> StoreResult<()>;
+    /// The user's sessions that are neither revoked nor expired, newest first.
+    fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
+    /// Revokes every live session of the user; returns their ids.
+    fn revoke_all_sessions(&self, user: UserId, at: Timestamp) -> StoreResult<Vec<i64>>;
+    /// Moves a live session's expiry (sliding expiry).
+    fn extend_session(&self, id: i64, expires_at: Timestamp) -> StoreResult<()>;
 
     /// Creates a room with its creator as owner. A direct room between two
     /// people who already have one returns that room and `false`.

@@ -156,6 +156,15 @@ impl Store for SqliteStore {
     fn revoke_session(&self, id: i64, at: Timestamp) -> StoreResult<()> {
         sessions::revoke(&*self.conn()?, id, at)
     }
+    fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        sessions::active_of_user(&*self.conn()?, user, Timestamp::now())
+    }
+    fn revoke_all_sessions(&self, user: UserId, at: Timestamp) -> StoreResult<Vec<i64>> {
+        sessions::revoke_all_of_user(&*self.conn()?, user, at)
+    }
+    fn extend_session(&self, id: i64, expires_at: Timestamp) -> StoreResult<()> {
+        sessions::extend(&*self.conn()?, id, expires_at)
+    }
 
     fn create_room(&self, new: &NewRoom) -> StoreResult<(RoomDetails, bool)> {
         rooms::create(&mut *self.conn()?, new)

@@ -1,6 +1,6 @@
 //! The `sessions` table: one row per login, keyed by the token's hash.
 
-use crate::model::{NewSession, Session, Timestamp};
+use crate::model::{NewSession, Session, Timestamp, UserId};
 use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -49,5 +49,38 @@ pub fn revoke(conn: &Connection, id: i64, at: Timestamp) -> StoreResult<()> {
         "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     )?
     .execute(params![id, at.millis()])?;
+    Ok(())
+}
+
+/// The user's sessions that are neither revoked nor expired, newest first.
+pub fn active_of_user(
+    conn: &Connection,
+    user: UserId,
+    now: Timestamp,
+) -> StoreResult<Vec<Session>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM sessions
+         WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+         ORDER BY id DESC"
+    ))?;
+    let rows = stmt.query_map(params![user, now.millis()], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Revokes every live session of the user; returns their ids.
+pub fn revoke_all_of_user(conn: &Connection, user: UserId, at: Timestamp) -> StoreResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE sessions SET revoked_at = ?2
+         WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
+    )?;
+    let rows = stmt.query_map(params![user, at.millis()], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn extend(conn: &Connection, id: i64, expires_at: Timestamp) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET expires_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+    )?
+    .execute(params![id, expires_at.millis()])?;
     Ok(())
 }
