@@ -4,6 +4,7 @@
 use crate::actors::RegistryActor;
 use crate::auth::SessionCache;
 use crate::config::Config;
+use crate::ratelimit::{Rate, RateLimiter};
 use crate::store::StoreHandle;
 use actix::Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,10 @@ pub struct App {
     /// every blocking thread and gigabytes of memory.
     pub password_work: Semaphore,
     pub sessions: SessionCache,
+    /// Sign-ups and logins per client IP (`None`: unlimited).
+    pub auth_by_ip: Option<RateLimiter>,
+    /// Logins per account (`None`: unlimited).
+    pub auth_by_account: Option<RateLimiter>,
     next_conn_id: AtomicU64,
 }
 
@@ -31,6 +36,8 @@ impl App {
         registry: Addr<RegistryActor>,
         shutdown: CancellationToken,
     ) -> Self {
+        let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
+        let auth_by_account = per_minute(config.auth_per_account_per_minute);
         App {
             config,
             store,
@@ -40,11 +47,34 @@ impl App {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             sessions: SessionCache::default(),
+            auth_by_ip,
+            auth_by_account,
             next_conn_id: AtomicU64::new(1),
         }
+    }
+
+    /// `Err(seconds to wait)` when `ip` or `account` is over its limit.
+    pub fn check_auth_rate(&self, ip: std::net::IpAddr, account: Option<&str>) -> Result<(), u64> {
+        if let Some(limiter) = &self.auth_by_ip {
+            limiter.check(&ip.to_string())?;
+        }
+        if let (Some(limiter), Some(account)) = (&self.auth_by_account, account) {
+            limiter.check(&account.to_lowercase())?;
+        }
+        Ok(())
     }
 
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// A limiter allowing `n` calls a minute in a burst of `n`; 0 means none.
+fn per_minute(n: u32) -> Option<RateLimiter> {
+    (n > 0).then(|| {
+        RateLimiter::new(Rate {
+            burst: f64::from(n),
+            per_sec: f64::from(n) / 60.0,
+        })
+    })
 }

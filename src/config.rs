@@ -42,6 +42,15 @@ pub struct Settings {
     /// Frames queued for one socket before it counts as too slow and is closed [default: 1024]
     #[arg(long, env = "PALAVER_WS_QUEUE_FRAMES")]
     pub ws_queue_frames: Option<usize>,
+    /// Sign-ups and logins allowed per client IP per minute; 0 = no limit [default: 30]
+    #[arg(long, env = "PALAVER_AUTH_PER_IP_PER_MINUTE")]
+    pub auth_per_ip_per_minute: Option<u32>,
+    /// Logins allowed per account per minute; 0 = no limit [default: 10]
+    #[arg(long, env = "PALAVER_AUTH_PER_ACCOUNT_PER_MINUTE")]
+    pub auth_per_account_per_minute: Option<u32>,
+    /// WebSocket actions allowed per connection per second (bursts of twice that); 0 = no limit [default: 100]
+    #[arg(long, env = "PALAVER_WS_ACTIONS_PER_SEC")]
+    pub ws_actions_per_sec: Option<u32>,
 }
 
 impl Settings {
@@ -58,6 +67,11 @@ impl Settings {
             resume_limit: self.resume_limit.or(other.resume_limit),
             max_ws_connections: self.max_ws_connections.or(other.max_ws_connections),
             ws_queue_frames: self.ws_queue_frames.or(other.ws_queue_frames),
+            auth_per_ip_per_minute: self.auth_per_ip_per_minute.or(other.auth_per_ip_per_minute),
+            auth_per_account_per_minute: self
+                .auth_per_account_per_minute
+                .or(other.auth_per_account_per_minute),
+            ws_actions_per_sec: self.ws_actions_per_sec.or(other.ws_actions_per_sec),
         }
     }
 
@@ -81,6 +95,12 @@ pub struct Config {
     pub resume_limit: u64,
     pub max_ws_connections: usize,
     pub ws_queue_frames: usize,
+    /// 0 means no limit.
+    pub auth_per_ip_per_minute: u32,
+    /// 0 means no limit.
+    pub auth_per_account_per_minute: u32,
+    /// 0 means no limit.
+    pub ws_actions_per_sec: u32,
 }
 
 impl Config {
@@ -100,6 +120,9 @@ impl Config {
             resume_limit: s.resume_limit.unwrap_or(1000),
             max_ws_connections: s.max_ws_connections.unwrap_or(100_000),
             ws_queue_frames: s.ws_queue_frames.unwrap_or(1024),
+            auth_per_ip_per_minute: s.auth_per_ip_per_minute.unwrap_or(30),
+            auth_per_account_per_minute: s.auth_per_account_per_minute.unwrap_or(10),
+            ws_actions_per_sec: s.ws_actions_per_sec.unwrap_or(100),
         };
         anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
         anyhow::ensure!(

@@ -30,6 +30,7 @@
 //! - [`error`] — the crate error and the ONE mapping to HTTP statuses,
 //!   error envelopes and WebSocket close codes.
 //! - [`config`] — every address, path and limit; flags > env > TOML > default.
+//! - [`ratelimit`] — token buckets for logins and WebSocket actions.
 //! - [`server`] — wires store, actors and listeners; drains on shutdown.
 //! - [`shutdown`] — Ctrl-C / SIGTERM.
 //!
@@ -65,6 +66,7 @@ pub mod http;
 pub mod model;
 pub mod net;
 pub mod protocol;
+pub mod ratelimit;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -73,7 +73,8 @@ const KILL_AFTER_ACKS: usize = 500;
 
 #[tokio::test]
 async fn sigkill_while_sending_loses_no_acknowledged_message() {
-    let mut server = TestServer::start();
+    // The senders pipeline thousands of actions: lift the per-socket limit.
+    let mut server = TestServer::start_with(&["--ws-actions-per-sec", "0"]);
     let dir = server.take_dir().unwrap();
     let api = Api::new(&server);
     let owner = api.user("owner").await;
@@ -139,7 +140,7 @@ async fn sigkill_while_sending_loses_no_acknowledged_message() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= KILL_AFTER_ACKS);
 
-    let server = TestServer::start_in(dir.path(), &[]);
+    let server = TestServer::start_in(dir.path(), &["--ws-actions-per-sec", "0"]);
     let api = Api::new(&server);
     let history = api.history(&owner, room).await;
     let seqs: Vec<i64> = history.iter().map(|m| m["seq"].as_i64().unwrap()).collect();

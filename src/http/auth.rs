@@ -39,6 +39,7 @@ pub async fn login(ctx: Ctx) -> Result<Reply> {
     }
     c.optional_text("deviceId", body.device_id.as_deref(), MAX_DEVICE_ID_CHARS);
     c.finish().map_err(Error::Validation)?;
+    ctx.check_auth_rate(body.login.as_deref())?;
     let login = body.login.unwrap_or_default();
     let password = body.password.unwrap_or_default();
     let ttl = ctx.app.config.token_ttl_secs;

@@ -19,6 +19,8 @@ const API_VERSION: u32 = 1;
 pub struct Ctx {
     pub app: Arc<App>,
     pub method: Method,
+    /// The client's address, for per-IP limits.
+    pub peer: std::net::IpAddr,
     headers: HeaderMap,
     query: String,
     params: Vec<(String, String)>,
@@ -49,6 +51,7 @@ impl Ctx {
         app: Arc<App>,
         req: Request<Incoming>,
         params: Vec<(String, String)>,
+        peer: std::net::IpAddr,
     ) -> Result<Ctx> {
         let limit = app.config.max_body_bytes;
         let (parts, body) = req.into_parts();
@@ -89,6 +92,7 @@ impl Ctx {
         Ok(Ctx {
             app,
             method: parts.method,
+            peer,
             headers: parts.headers,
             query: parts.uri.query().unwrap_or_default().to_owned(),
             params,
@@ -139,6 +143,14 @@ impl Ctx {
             .and_then(|v| v.strip_prefix("Bearer "))
             .or_else(|| header("accesstoken"))
             .map(str::trim)
+    }
+
+    /// 429 when this client (and `account`, if given) has made too many
+    /// sign-up or login attempts.
+    pub fn check_auth_rate(&self, account: Option<&str>) -> Result<()> {
+        self.app
+            .check_auth_rate(self.peer, account)
+            .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })
     }
 
     /// The caller's session, or 401.

@@ -37,7 +37,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = app.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -54,7 +54,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let app = app.clone();
             let router = router.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(app, router, req).await) }
+            async move { Ok::<_, std::convert::Infallible>(handle(app, router, req, peer.ip()).await) }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
@@ -77,6 +77,7 @@ async fn handle(
     app: Arc<App>,
     router: Arc<router::Router>,
     req: Request<Incoming>,
+    peer: std::net::IpAddr,
 ) -> Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -88,7 +89,7 @@ async fn handle(
     let result = async {
         context::check_accept(req.headers())?;
         let (route, params) = router.find(&method, &path)?;
-        let ctx = context::Ctx::read(app, req, params).await?;
+        let ctx = context::Ctx::read(app, req, params, peer).await?;
         router::dispatch(route, ctx).await
     }
     .await;

@@ -39,6 +39,7 @@ struct CreateUser {
 /// POST /api/users — sign up. 201 with the user.
 pub async fn create(ctx: Ctx) -> Result<Reply> {
     let body: CreateUser = ctx.json()?;
+    ctx.check_auth_rate(None)?;
     let mut c = Checker::default();
     validate::login(&mut c, body.login.as_deref());
     validate::password(&mut c, body.password.as_deref());

@@ -14,6 +14,7 @@ use crate::protocol::{
     self, AckBody, Action, ClientFrame, DecodeError, Encoded, Format, ResumeStatus, ServerFrame,
     SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
 };
+use crate::ratelimit::{LocalBucket, Rate};
 use crate::service::{self, MessageRequest, RoomRequest};
 use actix::Addr;
 use bytes::Bytes;
@@ -223,6 +224,13 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         conn: conn.clone(),
         rooms: HashMap::new(),
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        actions: (app.config.ws_actions_per_sec > 0).then(|| {
+            let per_sec = f64::from(app.config.ws_actions_per_sec);
+            LocalBucket::new(Rate {
+                burst: 2.0 * per_sec,
+                per_sec,
+            })
+        }),
     };
     let close = reader.run(&mut source).await;
     app.registry.do_send(Disconnect {
@@ -405,6 +413,8 @@ struct Reader {
     /// Room actors this socket talks to, so a post is one mailbox push.
     rooms: HashMap<RoomId, Addr<RoomActor>>,
     in_flight: Arc<Semaphore>,
+    /// This socket's action budget (`None`: unlimited).
+    actions: Option<LocalBucket>,
 }
 
 impl Reader {
@@ -486,6 +496,9 @@ impl Reader {
             }
         };
         let rid = frame.request_id;
+        if let Some(Err(retry_after_secs)) = self.actions.as_mut().map(LocalBucket::check) {
+            return self.send_error(rid.as_deref(), &Error::RateLimited { retry_after_secs });
+        }
         let result = match frame.action {
             Action::Auth { .. } => Err(Error::Conflict(
                 "this connection is already authenticated".into(),
