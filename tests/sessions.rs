@@ -140,3 +140,70 @@ async fn tokens_expire() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let laptop = login(&api, "alice", "laptop").await;
+    let mut laptop_ws = ws_with_token(&server, &laptop).await;
+    let mut here_ws = ws_with_token(&server, &alice.token).await;
+
+    let change = |current: &str, new: &str| json!({"currentPassword": current, "newPassword": new});
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/me/password",
+            Some(&alice.token),
+            Some(change("wrong-one", "new-password-1")),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/me/password",
+            Some(&alice.token),
+            Some(change("password123", "short")),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["slug"].as_str()),
+        (422, Some("newPassword.too_short"))
+    );
+    // Nothing changed so far: the laptop still works.
+    let (status, _) = api.get("/api/me", &laptop).await;
+    assert_eq!(status, 200);
+
+    let (status, _) = api
+        .call(
+            "PUT",
+            "/api/me/password",
+            Some(&alice.token),
+            Some(change("password123", "new-password-1")),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(laptop_ws.close_code().await, Some(1008));
+    let (status, _) = api.get("/api/me", &laptop).await;
+    assert_eq!(status, 401);
+    // This session and its socket stay; the new password logs in, the old does not.
+    here_ws.expect_quiet().await;
+    let (status, _) = api.get("/api/me", &alice.token).await;
+    assert_eq!(status, 200);
+    let creds = |p: &str| json!({"login": "alice", "password": p});
+    let (status, _) = api
+        .call("POST", "/api/auth/login", None, Some(creds("password123")))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(creds("new-password-1")),
+        )
+        .await;
+    assert_eq!(status, 200);
+}

@@ -97,8 +97,60 @@ pub async fn logout_all(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     ctx.app
         .store
-        .run(move |s| s.revoke_all_sessions(me, Timestamp::now()))
+        .run(move |s| s.revoke_all_sessions(me, None, Timestamp::now()))
         .await?;
     crate::service::end_sessions(&ctx.app, me, None);
+    Ok(Reply::done())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePassword {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// PUT /api/me/password {currentPassword, newPassword} — every other
+/// session of mine ends (their sockets close); this one stays.
+pub async fn change_password(ctx: Ctx) -> Result<Reply> {
+    let session = ctx.session().await?;
+    let body: ChangePassword = ctx.json()?;
+    let mut c = Checker::default();
+    if body.current_password.is_none() {
+        c.push(FieldError::required("currentPassword"));
+    }
+    crate::model::validate::password(&mut c, "newPassword", body.new_password.as_deref());
+    c.finish().map_err(Error::Validation)?;
+    let user_id = session.user_id;
+    ctx.app
+        .check_auth_rate(ctx.peer, Some(&format!("#{user_id}")))
+        .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })?;
+    let current = body.current_password.unwrap_or_default();
+    let new = body.new_password.unwrap_or_default();
+    let _slot = ctx
+        .app
+        .password_work
+        .acquire()
+        .await
+        .map_err(|_| Error::ShuttingDown)?;
+    let changed = ctx
+        .app
+        .store
+        .run(move |s| {
+            let stored = s.password_hash(user_id)?;
+            if !passwords::verify_password(&current, stored.as_deref()) {
+                return Ok(None);
+            }
+            let hash = passwords::hash_password(&new)
+                .map_err(|e| crate::store::StoreError::Internal(format!("argon2: {e}")))?;
+            s.set_password_hash(user_id, &hash)?;
+            s.revoke_all_sessions(user_id, Some(session.id), Timestamp::now())
+                .map(Some)
+        })
+        .await?;
+    let Some(ended) = changed else {
+        return Err(Error::Forbidden("the current password is wrong".into()));
+    };
+    crate::service::end_sessions(&ctx.app, user_id, Some(ended));
     Ok(Reply::done())
 }

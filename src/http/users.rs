@@ -42,7 +42,7 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
     ctx.check_auth_rate(None)?;
     let mut c = Checker::default();
     validate::login(&mut c, body.login.as_deref());
-    validate::password(&mut c, body.password.as_deref());
+    validate::password(&mut c, "password", body.password.as_deref());
     c.text("name", body.name.as_deref(), validate::MAX_NAME_CHARS);
     c.optional_text("avatar", body.avatar.as_deref(), validate::MAX_AVATAR_CHARS);
     c.finish().map_err(Error::Validation)?;

@@ -118,23 +118,24 @@ pub fn login(c: &mut Checker, value: Option<&str>) {
     }
 }
 
-pub fn password(c: &mut Checker, value: Option<&str>) {
+/// A password field (`name` is "password" or "newPassword").
+pub fn password(c: &mut Checker, name: &str, value: Option<&str>) {
     let Some(v) = value else {
-        c.push(FieldError::required("password"));
+        c.push(FieldError::required(name));
         return;
     };
     let n = v.chars().count();
     if n < MIN_PASSWORD_CHARS {
         c.push(FieldError::new(
-            "password",
+            name,
             "too_short",
-            format!("password must be at least {MIN_PASSWORD_CHARS} characters"),
+            format!("{name} must be at least {MIN_PASSWORD_CHARS} characters"),
         ));
     } else if n > MAX_PASSWORD_CHARS {
         c.push(FieldError::new(
-            "password",
+            name,
             "too_long",
-            format!("password must be at most {MAX_PASSWORD_CHARS} characters"),
+            format!("{name} must be at most {MAX_PASSWORD_CHARS} characters"),
         ));
     }
 }

@@ -110,8 +110,15 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_session(&self, id: i64, at: Timestamp) -> StoreResult<()>;
     /// The user's sessions that are neither revoked nor expired, newest first.
     fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
-    /// Revokes every live session of the user; returns their ids.
-    fn revoke_all_sessions(&self, user: UserId, at: Timestamp) -> StoreResult<Vec<i64>>;
+    /// Revokes every live session of the user except `keep`; returns their ids.
+    fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        keep: Option<i64>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<i64>>;
+    fn password_hash(&self, user: UserId) -> StoreResult<Option<String>>;
+    fn set_password_hash(&self, user: UserId, hash: &str) -> StoreResult<()>;
     /// Moves a live session's expiry (sliding expiry).
     fn extend_session(&self, id: i64, expires_at: Timestamp) -> StoreResult<()>;
 

@@ -159,8 +159,19 @@ impl Store for SqliteStore {
     fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
         sessions::active_of_user(&*self.conn()?, user, Timestamp::now())
     }
-    fn revoke_all_sessions(&self, user: UserId, at: Timestamp) -> StoreResult<Vec<i64>> {
-        sessions::revoke_all_of_user(&*self.conn()?, user, at)
+    fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        keep: Option<i64>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<i64>> {
+        sessions::revoke_all_of_user(&*self.conn()?, user, keep, at)
+    }
+    fn password_hash(&self, user: UserId) -> StoreResult<Option<String>> {
+        users::password_hash(&*self.conn()?, user)
+    }
+    fn set_password_hash(&self, user: UserId, hash: &str) -> StoreResult<()> {
+        users::set_password_hash(&*self.conn()?, user, hash)
     }
     fn extend_session(&self, id: i64, expires_at: Timestamp) -> StoreResult<()> {
         sessions::extend(&*self.conn()?, id, expires_at)

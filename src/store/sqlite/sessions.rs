@@ -67,13 +67,18 @@ pub fn active_of_user(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Revokes every live session of the user; returns their ids.
-pub fn revoke_all_of_user(conn: &Connection, user: UserId, at: Timestamp) -> StoreResult<Vec<i64>> {
+/// Revokes every live session of the user but `keep`; returns their ids.
+pub fn revoke_all_of_user(
+    conn: &Connection,
+    user: UserId,
+    keep: Option<i64>,
+    at: Timestamp,
+) -> StoreResult<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "UPDATE sessions SET revoked_at = ?2
-         WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
+         WHERE user_id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR id <> ?3) RETURNING id",
     )?;
-    let rows = stmt.query_map(params![user, at.millis()], |r| r.get(0))?;
+    let rows = stmt.query_map(params![user, at.millis(), keep], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -92,3 +92,20 @@ pub fn missing(conn: &Connection, ids: &[UserId]) -> StoreResult<Vec<UserId>> {
     }
     Ok(absent)
 }
+
+pub fn password_hash(conn: &Connection, id: UserId) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT password_hash FROM users WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_password_hash(conn: &Connection, id: UserId, hash: &str) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")?
+        .execute(params![id, hash])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("user"));
+    }
+    Ok(())
+}
