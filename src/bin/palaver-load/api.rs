@@ -219,6 +219,19 @@ impl Api {
         Ok(id)
     }
 
+    /// Cleans up after a scenario whatever its outcome, and adds what the
+    /// cleanup did to the report.
+    pub async fn then_clean_up(
+        &self,
+        result: anyhow::Result<crate::stats::Report>,
+    ) -> anyhow::Result<crate::stats::Report> {
+        let cleanup = self.cleanup().await;
+        eprintln!("palaver-load: {cleanup}");
+        let mut report = result?;
+        report.note(cleanup);
+        Ok(report)
+    }
+
     /// Deletes the rooms this run created and logs its sessions out; tells
     /// what it did (and that users stay).
     pub async fn cleanup(&self) -> String {

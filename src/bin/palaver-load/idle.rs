@@ -49,11 +49,7 @@ pub async fn run(target: &Target, common: &Common, o: Opts) -> anyhow::Result<Re
     let connect_budget = Duration::from_secs_f64(common.duration_secs.unwrap_or(120.0));
     let api = Api::new(target.http);
     let result = run_inner(target, &o, connect_budget, &api).await;
-    let cleanup = api.cleanup().await;
-    eprintln!("palaver-load: {cleanup}");
-    let mut report = result?;
-    report.note(cleanup);
-    Ok(report)
+    api.then_clean_up(result).await
 }
 
 async fn run_inner(
