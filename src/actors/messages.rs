@@ -204,6 +204,26 @@ pub struct Post {
     pub message: NewMessage,
 }
 
+/// Post from a WebSocket: the room itself puts the `ack` (or `error`) on
+/// the sender's socket after commit, so the answer takes no extra hop
+/// through the connection's tasks. Sent with `do_send`: the permit, one of
+/// the socket's bounded in-flight slots, is what bounds these.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PostFromSocket {
+    pub sender: UserId,
+    pub message: NewMessage,
+    pub reply_to: SocketReply,
+}
+
+/// Where and how to answer a socket's request.
+pub struct SocketReply {
+    pub conn: ConnHandle,
+    pub request_id: Option<String>,
+    /// Released when the answer is queued.
+    pub permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// A posted message, and whether it was already stored (a retry).
 #[derive(Debug, Clone)]
 pub struct Posted {

@@ -8,7 +8,7 @@ use super::messages::*;
 use super::{ActorLimits, RegistryActor, UserActor};
 use crate::error::Error;
 use crate::model::{Message, NewMessage, Role, RoomId, RoomKind, Seq, UserId};
-use crate::protocol::{ResumeStatus, ServerFrame};
+use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreHandle};
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -21,7 +21,34 @@ const MAILBOX: usize = 1024;
 /// A member's typing events closer together than this are dropped.
 const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
-type Responder = oneshot::Sender<Result<OpOutcome, Error>>;
+/// Who hears how a queued op ended.
+enum Responder {
+    /// A caller awaiting the actor's answer (REST, participants, seen).
+    Caller(oneshot::Sender<Result<OpOutcome, Error>>),
+    /// A WebSocket sender: the ack or error goes straight to its socket.
+    Socket(SocketReply),
+}
+
+impl Responder {
+    fn send(self, result: Result<OpOutcome, Error>) {
+        match self {
+            Responder::Caller(tx) => {
+                let _ = tx.send(result);
+            }
+            Responder::Socket(reply) => {
+                let result = match result {
+                    Ok(OpOutcome::Inserted(m) | OpOutcome::Duplicate(m)) => Ok(m),
+                    Ok(OpOutcome::Failed(e)) => Err(e.into()),
+                    Ok(OpOutcome::Done) => Err(Error::Internal("post returned no message".into())),
+                    Err(e) => Err(e),
+                };
+                let body = result.as_ref().map(|message| AckBody::Message { message });
+                let frame = answer(reply.conn.format, reply.request_id.as_deref(), body);
+                reply.conn.offer(Outgoing::Frame(frame));
+            }
+        }
+    }
+}
 
 /// What the room does once an op has committed. The op itself (with its
 /// message body) goes to the writer; only this small summary stays here.
@@ -142,24 +169,27 @@ impl RoomActor {
         op: RoomOp,
         ctx: &mut Context<Self>,
     ) -> impl std::future::Future<Output = Result<OpOutcome, Error>> + 'static {
-        let rx = if self.queued.len() >= self.limits.room_queue {
-            None
-        } else {
-            let (tx, rx) = oneshot::channel();
-            self.queued.push((op, tx));
-            self.flush(ctx);
-            Some(rx)
-        };
+        let (tx, rx) = oneshot::channel();
+        self.queue(op, Responder::Caller(tx), ctx);
         async move {
-            let Some(rx) = rx else {
-                return Err(Error::Overloaded("the room is busy; retry shortly".into()));
-            };
             match rx.await {
                 Ok(Ok(OpOutcome::Failed(e))) => Err(e.into()),
                 Ok(result) => result,
                 Err(_) => Err(Error::ShuttingDown),
             }
         }
+    }
+
+    /// Queues an op for the next batch, or answers `Overloaded` at once
+    /// when the room already holds as many as it may.
+    fn queue(&mut self, op: RoomOp, responder: Responder, ctx: &mut Context<Self>) {
+        if self.queued.len() >= self.limits.room_queue {
+            return responder.send(Err(Error::Overloaded(
+                "the room is busy; retry shortly".into(),
+            )));
+        }
+        self.queued.push((op, responder));
+        self.flush(ctx);
     }
 
     /// `enqueue` for ops that write a message (posts, participant changes).
@@ -203,7 +233,7 @@ impl RoomActor {
             Err(e) => {
                 let e: Error = e.into();
                 for r in responders {
-                    let _ = r.send(Err(e.clone()));
+                    r.send(Err(e.clone()));
                 }
             }
         }
@@ -221,7 +251,7 @@ impl RoomActor {
             Err(e) => {
                 let e: Error = e.into();
                 for r in responders {
-                    let _ = r.send(Err(e.clone()));
+                    r.send(Err(e.clone()));
                 }
                 return;
             }
@@ -242,7 +272,7 @@ impl RoomActor {
                 }
                 _ => {}
             }
-            let _ = responder.send(Ok(outcome));
+            responder.send(Ok(outcome));
         }
     }
 
@@ -342,20 +372,37 @@ impl Actor for RoomActor {
     }
 }
 
+impl RoomActor {
+    /// May `sender` post here? Non-members learn nothing (404).
+    fn check_poster(&self, sender: UserId) -> Result<(), Error> {
+        let role = self.role_of(sender)?;
+        if self.kind == RoomKind::Channel && !role.manages() {
+            return Err(Error::Forbidden(
+                "only channel admins may post in a channel".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Handler<PostFromSocket> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PostFromSocket, ctx: &mut Self::Context) {
+        let responder = Responder::Socket(msg.reply_to);
+        match self.check_poster(msg.sender) {
+            Ok(()) => self.queue(RoomOp::Post(msg.message), responder, ctx),
+            Err(e) => responder.send(Err(e)),
+        }
+    }
+}
+
 impl Handler<Post> for RoomActor {
     type Result = ResponseFuture<Result<Posted, Error>>;
 
     fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
-        let role = match self.role_of(msg.sender) {
-            Ok(role) => role,
-            Err(e) => return Box::pin(async { Err(e) }),
-        };
-        if self.kind == RoomKind::Channel && !role.manages() {
-            return Box::pin(async {
-                Err(Error::Forbidden(
-                    "only channel admins may post in a channel".into(),
-                ))
-            });
+        if let Err(e) = self.check_poster(msg.sender) {
+            return Box::pin(async { Err(e) });
         }
         let outcome = self.enqueue(RoomOp::Post(msg.message), ctx);
         Box::pin(async move {

@@ -4,15 +4,16 @@
 
 use super::ordering::Ordering;
 use crate::actors::messages::{
-    ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, Post, Resume, Typing,
+    ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, PostFromSocket, Resume,
+    SocketReply, Typing,
 };
 use crate::actors::{room_actor, RoomActor};
 use crate::app::App;
 use crate::error::{close_code, Error};
 use crate::model::{RoomId, UserId};
 use crate::protocol::{
-    self, AckBody, Action, ClientFrame, DecodeError, Encoded, Format, ResumeStatus, ServerFrame,
-    SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
+    self, answer, error_frame, AckBody, Action, ClientFrame, DecodeError, Encoded, Format,
+    ResumeStatus, ServerFrame, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
 };
 use crate::ratelimit::{LocalBucket, Rate};
 use crate::service::{self, MessageRequest, RoomRequest};
@@ -240,34 +241,6 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let _ = close_tx.send(close);
     let _ = writer.await;
     tracing::debug!(%peer, user_id, conn = conn.id, "websocket closed");
-}
-
-/// The `error` frame for `e`, echoing the request id.
-fn error_frame(format: Format, request_id: Option<&str>, e: &Error) -> Encoded {
-    let reason = e.reason();
-    let retry_after = match e {
-        Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-        _ => None,
-    };
-    ServerFrame::Error {
-        request_id,
-        code: e.code(),
-        reason: &reason,
-        retry_after,
-    }
-    .encode_for(format)
-}
-
-/// The `ack` or `error` that answers a request.
-fn answer(
-    format: Format,
-    request_id: Option<&str>,
-    result: Result<AckBody<'_>, &Error>,
-) -> Encoded {
-    match result {
-        Ok(body) => ServerFrame::Ack { request_id, body }.encode_for(format),
-        Err(e) => error_frame(format, request_id, e),
-    }
 }
 
 /// Waits for `{"action": "auth", "token": ...}` as the first frame.
@@ -596,19 +569,16 @@ impl Reader {
             .acquire_owned()
             .await
             .map_err(|_| Error::ShuttingDown)?;
-        let pending = room.send(Post {
+        // `do_send` skips the mailbox bound; the permit bounds this socket's
+        // posts instead, and the room answers on the socket itself.
+        room.do_send(PostFromSocket {
             sender: self.user_id,
             message,
-        });
-        let conn = self.conn.clone();
-        tokio::spawn(async move {
-            let result = pending.await.map_err(Error::from).and_then(|r| r);
-            let body = result.as_ref().map(|posted| AckBody::Message {
-                message: &posted.message,
-            });
-            let frame = answer(conn.format, rid.as_deref(), body);
-            conn.offer(Outgoing::Frame(frame));
-            drop(permit);
+            reply_to: SocketReply {
+                conn: self.conn.clone(),
+                request_id: rid,
+                permit,
+            },
         });
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 pub mod binary;
 
+use crate::error::Error;
 use crate::model::{Message, RoomDetails, RoomId, Seq, UserId};
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -278,6 +279,36 @@ impl ServerFrame<'_> {
 
     pub fn to_json(&self) -> Bytes {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+// ---- answers to a request, in one socket's format ----
+
+/// The `error` frame for `e`, echoing the request id.
+pub fn error_frame(format: Format, request_id: Option<&str>, e: &Error) -> Encoded {
+    let reason = e.reason();
+    let retry_after = match e {
+        Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    };
+    ServerFrame::Error {
+        request_id,
+        code: e.code(),
+        reason: &reason,
+        retry_after,
+    }
+    .encode_for(format)
+}
+
+/// The `ack` or `error` that answers a request.
+pub fn answer(
+    format: Format,
+    request_id: Option<&str>,
+    result: Result<AckBody<'_>, &Error>,
+) -> Encoded {
+    match result {
+        Ok(body) => ServerFrame::Ack { request_id, body }.encode_for(format),
+        Err(e) => error_frame(format, request_id, e),
     }
 }
 
