@@ -179,16 +179,10 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let (tx, rx) = mpsc::channel(app.config.ws_queue_frames);
     let conn = ConnHandle::new(app.next_conn_id(), tx, format, session.id);
     let (close_tx, close_rx) = oneshot::channel();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        format,
-        rx,
-        conn.kick.clone(),
-        app.shutdown.clone(),
-        close_rx,
-    ));
-    // The ack goes first into the queue, so it is the first frame the
-    // client reads even when room traffic arrives as soon as it is registered.
+    // The ack goes first into the queue, and the writer starts only once
+    // the socket is registered with the user's rooms: so the ack is the
+    // first frame the client reads, and when it arrives the socket already
+    // receives every room's traffic.
     conn.offer(Outgoing::Frame(
         ServerFrame::Ack {
             request_id: request_id.as_deref(),
@@ -205,6 +199,14 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         .await
         .map_err(Error::from)
         .and_then(|r| r);
+    let writer = tokio::spawn(write_loop(
+        sink,
+        format,
+        rx,
+        conn.kick.clone(),
+        app.shutdown.clone(),
+        close_rx,
+    ));
     if let Err(e) = connected {
         let _ = close_tx.send(close_for(&e));
         let _ = writer.await;
