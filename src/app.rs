@@ -64,6 +64,14 @@ impl App {
         Ok(())
     }
 
+    /// Waits for a password-hashing slot; hold it while argon2 runs.
+    pub async fn password_slot(&self) -> crate::error::Result<tokio::sync::SemaphorePermit<'_>> {
+        self.password_work
+            .acquire()
+            .await
+            .map_err(|_| crate::error::Error::ShuttingDown)
+    }
+
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, TestServer, Ws};
+use support::{Api, Pair, TestServer, Ws};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 #[tokio::test]
@@ -100,11 +100,13 @@ async fn message_reaches_every_online_member_and_nobody_else() {
 
 #[tokio::test]
 async fn retried_message_id_is_stored_once() {
-    let server = TestServer::start();
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
     let mut a = Ws::connect(&server, &alice).await;
     let mut b = Ws::connect(&server, &bob).await;
 
@@ -153,11 +155,13 @@ async fn retried_message_id_is_stored_once() {
 
 #[tokio::test]
 async fn resume_after_reconnect_replays_exactly_the_gap() {
-    let server = TestServer::start();
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
 
     let mut b = Ws::connect(&server, &bob).await;
     for text in ["one", "two"] {
@@ -206,11 +210,13 @@ async fn resume_after_reconnect_replays_exactly_the_gap() {
 
 #[tokio::test]
 async fn resume_past_the_limit_says_it_cannot_recover() {
-    let server = TestServer::start_with(&["--resume-limit", "2"]);
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start_with(&["--resume-limit", "2"]).await;
     for text in ["a", "b", "c"] {
         api.say(&alice, room, text).await;
     }
@@ -491,11 +497,13 @@ async fn bincode_clients_share_rooms_with_json_clients() {
     use palaver::protocol::binary::{self, AckBin, ActionBin, ClientFrameBin, ServerFrameBin};
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let server = TestServer::start();
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api: _,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
     let mut b = Ws::connect(&server, &bob).await;
 
     let mut req = format!("{}/?token={}", server.ws, alice.token)

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{Api, TestServer, Ws};
+use support::{Api, Pair, TestServer, Ws};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 fn assert_envelope(status: u16, body: &Value, want_status: u16, want_code: &str) {
@@ -39,11 +39,13 @@ async fn raw(
 
 #[tokio::test]
 async fn each_error_class_has_its_status_and_envelope() {
-    let server = TestServer::start();
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
     let auth = format!("Bearer {}", alice.token);
     let json_ct = ("content-type", "application/json");
     let messages = format!("/api/rooms/{room}/messages");

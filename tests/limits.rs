@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, TestServer, Ws};
+use support::{Api, Pair, TestServer, Ws};
 
 #[tokio::test]
 async fn logins_are_limited_per_account_and_per_ip() {
@@ -67,11 +67,13 @@ async fn logins_are_limited_per_account_and_per_ip() {
 
 #[tokio::test]
 async fn websocket_actions_are_limited_per_connection() {
-    let server = TestServer::start_with(&["--ws-actions-per-sec", "1"]);
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start_with(&["--ws-actions-per-sec", "1"]).await;
     let mut a = Ws::connect(&server, &alice).await;
     // A burst of two actions is allowed...
     for i in 0..2 {

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, TestServer};
+use support::{Api, Pair, TestServer};
 
 #[tokio::test]
 async fn users_list_get_and_me() {
@@ -204,11 +204,13 @@ async fn rooms_create_list_details_update_and_public_sample() {
 
 #[tokio::test]
 async fn history_pages_by_cursor_and_by_page() {
-    let server = TestServer::start();
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
     for i in 1..=25 {
         api.say(&alice, room, &format!("m{i}")).await;
     }
@@ -276,11 +278,13 @@ async fn history_pages_by_cursor_and_by_page() {
 
 #[tokio::test]
 async fn get_responses_carry_etags_and_honour_if_none_match() {
-    let server = TestServer::start();
-    let api = Api::new(&server);
-    let alice = api.user("alice").await;
-    let bob = api.user("bob").await;
-    let room = api.room(&alice, &[&bob]).await;
+    let Pair {
+        server,
+        api,
+        alice,
+        bob: _,
+        room,
+    } = Pair::start().await;
     let url = server.url(&format!("/api/rooms/{room}/messages"));
     let client = reqwest::Client::new();
 

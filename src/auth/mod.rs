@@ -26,6 +26,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `hash_password` for code running inside a store call.
+pub fn hash_for_store(password: &str) -> crate::store::StoreResult<String> {
+    hash_password(password).map_err(|e| crate::store::StoreError::Internal(format!("argon2: {e}")))
+}
+
 /// Checks a password against a stored hash. When there is no such user,
 /// pass `None`: a dummy hash is verified anyway, so the answer takes as long
 /// and the response time does not tell which logins exist.

@@ -44,12 +44,7 @@ pub async fn login(ctx: Ctx) -> Result<Reply> {
     let password = body.password.unwrap_or_default();
     let ttl = ctx.app.config.token_ttl_secs;
     let device_id = body.device_id;
-    let _slot = ctx
-        .app
-        .password_work
-        .acquire()
-        .await
-        .map_err(|_| Error::ShuttingDown)?;
+    let _slot = ctx.app.password_slot().await?;
     let result = ctx
         .app
         .store
@@ -127,12 +122,7 @@ pub async fn change_password(ctx: Ctx) -> Result<Reply> {
         .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })?;
     let current = body.current_password.unwrap_or_default();
     let new = body.new_password.unwrap_or_default();
-    let _slot = ctx
-        .app
-        .password_work
-        .acquire()
-        .await
-        .map_err(|_| Error::ShuttingDown)?;
+    let _slot = ctx.app.password_slot().await?;
     let changed = ctx
         .app
         .store
@@ -141,8 +131,7 @@ pub async fn change_password(ctx: Ctx) -> Result<Reply> {
             if !passwords::verify_password(&current, stored.as_deref()) {
                 return Ok(None);
             }
-            let hash = passwords::hash_password(&new)
-                .map_err(|e| crate::store::StoreError::Internal(format!("argon2: {e}")))?;
+            let hash = passwords::hash_for_store(&new)?;
             s.set_password_hash(user_id, &hash)?;
             s.revoke_all_sessions(user_id, Some(session.id), Timestamp::now())
                 .map(Some)

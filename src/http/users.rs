@@ -53,18 +53,12 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
         name: body.name.unwrap_or_default().trim().to_owned(),
         avatar: body.avatar,
     };
-    let _slot = ctx
-        .app
-        .password_work
-        .acquire()
-        .await
-        .map_err(|_| Error::ShuttingDown)?;
+    let _slot = ctx.app.password_slot().await?;
     let user = ctx
         .app
         .store
         .run(move |s| {
-            let password_hash = passwords::hash_password(&password)
-                .map_err(|e| crate::store::StoreError::Internal(format!("argon2: {e}")))?;
+            let password_hash = passwords::hash_for_store(&password)?;
             s.create_user(&NewUser {
                 password_hash,
                 ..new

@@ -266,6 +266,37 @@ impl Api {
     }
 }
 
+/// The common start of a test: a fresh server, alice and bob signed in,
+/// and a group room of alice's with bob in it.
+pub struct Pair {
+    pub server: TestServer,
+    pub api: Api,
+    pub alice: User,
+    pub bob: User,
+    pub room: i64,
+}
+
+impl Pair {
+    pub async fn start() -> Pair {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(args: &[&str]) -> Pair {
+        let server = TestServer::start_with(args);
+        let api = Api::new(&server);
+        let alice = api.user("alice").await;
+        let bob = api.user("bob").await;
+        let room = api.room(&alice, &[&bob]).await;
+        Pair {
+            server,
+            api,
+            alice,
+            bob,
+            room,
+        }
+    }
+}
+
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
