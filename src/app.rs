@@ -2,7 +2,7 @@
 //! handle, the actor registry, and the shutdown signal. Passed in, never global.
 
 use crate::actors::RegistryActor;
-use crate::auth::SessionCache;
+use crate::auth::{AdminAuth, SessionCache};
 use crate::config::Config;
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::store::StoreHandle;
@@ -26,6 +26,9 @@ pub struct App {
     pub auth_by_ip: Option<RateLimiter>,
     /// Logins per account (`None`: unlimited).
     pub auth_by_account: Option<RateLimiter>,
+    /// The Management API's administrator; `None` when no credentials are
+    /// configured, and then every admin endpoint is 404.
+    pub admin: Option<AdminAuth>,
     next_conn_id: AtomicU64,
 }
 
@@ -38,6 +41,10 @@ impl App {
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
+        let admin = config
+            .admin
+            .clone()
+            .map(|credentials| AdminAuth::new(credentials, config.admin_token_ttl_secs));
         App {
             config,
             store,
@@ -49,6 +56,7 @@ impl App {
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,
+            admin,
             next_conn_id: AtomicU64::new(1),
         }
     }

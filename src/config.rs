@@ -51,6 +51,16 @@ pub struct Settings {
     /// WebSocket actions allowed per connection per second (bursts of twice that); 0 = no limit [default: 100]
     #[arg(long, env = "PALAVER_WS_ACTIONS_PER_SEC")]
     pub ws_actions_per_sec: Option<u32>,
+    /// Administrator login for the Management API (/api/admin); with no
+    /// username and password set, the Management API answers 404
+    #[arg(long, env = "ADMIN_USERNAME")]
+    pub admin_username: Option<String>,
+    /// Administrator password for the Management API
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Lifetime of an administrator token in seconds [default: 43200, 12 hours]
+    #[arg(long, env = "PALAVER_ADMIN_TOKEN_TTL_SECS")]
+    pub admin_token_ttl_secs: Option<i64>,
 }
 
 impl Settings {
@@ -72,6 +82,9 @@ impl Settings {
                 .auth_per_account_per_minute
                 .or(other.auth_per_account_per_minute),
             ws_actions_per_sec: self.ws_actions_per_sec.or(other.ws_actions_per_sec),
+            admin_username: self.admin_username.or(other.admin_username),
+            admin_password: self.admin_password.or(other.admin_password),
+            admin_token_ttl_secs: self.admin_token_ttl_secs.or(other.admin_token_ttl_secs),
         }
     }
 
@@ -101,6 +114,26 @@ pub struct Config {
     pub auth_per_account_per_minute: u32,
     /// 0 means no limit.
     pub ws_actions_per_sec: u32,
+    /// `None`: the Management API is off (404), never open.
+    pub admin: Option<AdminCredentials>,
+    pub admin_token_ttl_secs: i64,
+}
+
+/// The administrator's login. Debug output hides the password, so the
+/// configuration can be logged.
+#[derive(Clone)]
+pub struct AdminCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCredentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 impl Config {
@@ -123,7 +156,29 @@ impl Config {
             auth_per_ip_per_minute: s.auth_per_ip_per_minute.unwrap_or(30),
             auth_per_account_per_minute: s.auth_per_account_per_minute.unwrap_or(10),
             ws_actions_per_sec: s.ws_actions_per_sec.unwrap_or(100),
+            admin: match (s.admin_username, s.admin_password) {
+                (Some(username), Some(password)) => Some(AdminCredentials { username, password }),
+                (None, None) => None,
+                _ => anyhow::bail!(
+                    "set both admin-username and admin-password (ADMIN_USERNAME, ADMIN_PASSWORD), or neither"
+                ),
+            },
+            admin_token_ttl_secs: s.admin_token_ttl_secs.unwrap_or(12 * 3600),
         };
+        if let Some(admin) = &config.admin {
+            anyhow::ensure!(
+                !admin.username.trim().is_empty(),
+                "admin-username must not be empty"
+            );
+            anyhow::ensure!(
+                admin.password.chars().count() >= 8,
+                "admin-password must be at least 8 characters"
+            );
+        }
+        anyhow::ensure!(
+            config.admin_token_ttl_secs > 0,
+            "admin-token-ttl-secs must be positive"
+        );
         anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
         anyhow::ensure!(
             (1..=u32::MAX as u64).contains(&config.resume_limit),

@@ -1,8 +1,10 @@
 //! Passwords (argon2id) and bearer tokens (32 random bytes, kept only as a
 //! SHA-256 hash). All of it is CPU work: callers run it on the blocking pool.
 
+pub mod admin;
 mod cache;
 
+pub use admin::AdminAuth;
 pub use cache::SessionCache;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};

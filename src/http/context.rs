@@ -21,6 +21,7 @@ pub struct Ctx {
     pub method: Method,
     /// The client's address, for per-IP limits.
     pub peer: std::net::IpAddr,
+    path: String,
     headers: HeaderMap,
     query: String,
     params: Vec<(String, String)>,
@@ -93,6 +94,7 @@ impl Ctx {
             app,
             method: parts.method,
             peer,
+            path: parts.uri.path().to_owned(),
             headers: parts.headers,
             query: parts.uri.query().unwrap_or_default().to_owned(),
             params,
@@ -143,6 +145,43 @@ impl Ctx {
             .and_then(|v| v.strip_prefix("Bearer "))
             .or_else(|| header("accesstoken"))
             .map(str::trim)
+    }
+
+    /// The Management API's gate: 404 when no administrator is configured
+    /// (the API does not exist then), 401 without a live admin token. The
+    /// token comes as `admin-accesstoken` or as a Bearer token.
+    pub fn admin(&self) -> Result<&crate::auth::AdminAuth> {
+        let admin = self.admin_enabled()?;
+        let token = self.admin_token().ok_or_else(|| {
+            Error::Unauthorized(
+                "missing admin token: send 'admin-accesstoken: <token>' from POST /api/admin/auth"
+                    .into(),
+            )
+        })?;
+        if !admin.is_valid(token) {
+            return Err(Error::Unauthorized(
+                "the admin token is not valid or has expired; log in again at POST /api/admin/auth"
+                    .into(),
+            ));
+        }
+        Ok(admin)
+    }
+
+    /// The administrator, or 404 when the Management API is off.
+    pub fn admin_enabled(&self) -> Result<&crate::auth::AdminAuth> {
+        self.app
+            .admin
+            .as_ref()
+            .ok_or_else(|| Error::NotFound(format!("no endpoint at {}", self.path)))
+    }
+
+    /// The admin token this request carries, if any (for logout).
+    pub fn admin_token(&self) -> Option<&str> {
+        self.headers
+            .get("admin-accesstoken")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .or_else(|| self.token())
     }
 
     /// 429 when this client (and `account`, if given) has made too many

@@ -1,6 +1,7 @@
 //! The REST front: a hyper server (HTTP/1.1, and HTTP/2 where the client
 //! asks), a matchit router, and one file per resource.
 
+mod admin;
 mod auth;
 mod context;
 mod health;
@@ -88,6 +89,13 @@ async fn handle(
         .map(str::to_owned);
     let result = async {
         context::check_accept(req.headers())?;
+        // With no administrator configured the Management API does not
+        // exist: 404 for every path under it, whatever the method.
+        if app.admin.is_none() && (path == "/api/admin" || path.starts_with("/api/admin/")) {
+            return Err(crate::error::Error::NotFound(format!(
+                "no endpoint at {path}"
+            )));
+        }
         let (route, params) = router.find(&method, &path)?;
         let ctx = context::Ctx::read(app, req, params, peer).await?;
         router::dispatch(route, ctx).await

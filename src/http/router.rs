@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{auth, health, messages, rooms, sessions, users};
+use super::{admin, auth, health, messages, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -25,6 +25,9 @@ pub enum Route {
     Participants,
     Participant,
     Messages,
+    AdminLogin,
+    AdminLogout,
+    AdminStats,
 }
 
 const ROUTES: &[(&str, Route, &[Method])] = &[
@@ -60,6 +63,13 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::Messages,
         &[Method::GET, Method::POST],
     ),
+    ("/api/admin/auth", Route::AdminLogin, &[Method::POST]),
+    (
+        "/api/admin/auth/logout",
+        Route::AdminLogout,
+        &[Method::POST],
+    ),
+    ("/api/admin/stats", Route::AdminStats, &[Method::GET]),
 ];
 
 pub struct Router {
@@ -126,6 +136,9 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::Participant, _) => rooms::remove_participant(ctx).await,
         (Route::Messages, Method::POST) => messages::create(ctx).await,
         (Route::Messages, _) => messages::list(ctx).await,
+        (Route::AdminLogin, _) => admin::auth::login(ctx).await,
+        (Route::AdminLogout, _) => admin::auth::logout(ctx).await,
+        (Route::AdminStats, _) => admin::stats::get(ctx).await,
     }
 }
 

@@ -280,3 +280,15 @@ pub enum HistoryCursor {
     /// Page number (1-based) counted from the newest message.
     Page(u64),
 }
+
+/// How many of each thing the server holds (the admin's overview).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    pub users: i64,
+    pub rooms: i64,
+    pub participants: i64,
+    pub messages: i64,
+    /// Sessions neither revoked nor expired.
+    pub live_sessions: i64,
+}

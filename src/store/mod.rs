@@ -9,8 +9,8 @@
 pub mod sqlite;
 
 use crate::model::{
-    HistoryCursor, Message, NewMessage, NewRoom, NewSession, NewUser, Role, Room, RoomDetails,
-    RoomId, RoomPatch, Seq, Session, Timestamp, User, UserId,
+    Counts, HistoryCursor, Message, NewMessage, NewRoom, NewSession, NewUser, Role, Room,
+    RoomDetails, RoomId, RoomPatch, Seq, Session, Timestamp, User, UserId,
 };
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -150,6 +150,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<(Vec<Message>, Seq)>>;
     /// Messages with seq > after, oldest first, at most `limit`.
     fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>>;
+
+    /// How many users, rooms, participants, messages and live sessions exist.
+    fn counts(&self) -> StoreResult<Counts>;
 
     /// Queues a batch for the group-commit writer. Never blocks: a full
     /// queue is [`StoreError::Busy`].

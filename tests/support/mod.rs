@@ -58,6 +58,9 @@ impl TestServer {
             .args(["--http-addr", "127.0.0.1:0", "--ws-addr", "127.0.0.1:0"])
             .args(args)
             .env("PALAVER_LOG", "info")
+            // The Management API is on only where a test asks for it.
+            .env_remove("ADMIN_USERNAME")
+            .env_remove("ADMIN_PASSWORD")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -128,6 +131,15 @@ impl Drop for TestServer {
     }
 }
 
+/// Flags that turn the Management API on, with the credentials
+/// [`Api::admin_token`] logs in with.
+pub const ADMIN_ARGS: &[&str] = &[
+    "--admin-username",
+    "root",
+    "--admin-password",
+    "admin-password-1",
+];
+
 /// A logged-in test user.
 #[derive(Clone, Debug)]
 pub struct User {
@@ -176,6 +188,23 @@ impl Api {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"))
         };
         (status, value)
+    }
+
+    /// Logs the administrator in (the server runs with [`ADMIN_ARGS`]).
+    pub async fn admin_token(&self) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/admin/auth",
+                None,
+                Some(json!({"username": "root", "password": "admin-password-1"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["token"]
+            .as_str()
+            .expect("admin token")
+            .to_owned()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {

@@ -5,12 +5,13 @@
 mod messages;
 mod rooms;
 mod sessions;
+mod stats;
 mod users;
 mod writer;
 
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::{
-    HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
+    Counts, HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
     RoomPatch, Seq, Session, Timestamp, User, UserId,
 };
 use r2d2_sqlite::SqliteConnectionManager;
@@ -239,6 +240,10 @@ impl Store for SqliteStore {
     }
     fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
         messages::after(&*self.conn()?, room, after, limit)
+    }
+
+    fn counts(&self) -> StoreResult<Counts> {
+        stats::counts(&*self.conn()?)
     }
 
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
