@@ -21,6 +21,11 @@ pub struct App {
     /// most one per core; a burst of logins queues here instead of taking
     /// every blocking thread and gigabytes of memory.
     pub password_work: Semaphore,
+    /// Image variants (decode, scale, encode) take one core each while
+    /// they run; at most one per core, like password hashes.
+    pub image_work: Semaphore,
+    /// Uploaded files on disk.
+    pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
     /// Sign-ups and logins per client IP (`None`: unlimited).
     pub auth_by_ip: Option<RateLimiter>,
@@ -45,14 +50,15 @@ impl App {
             .admin
             .clone()
             .map(|credentials| AdminAuth::new(credentials, config.admin_token_ttl_secs));
+        let blobs = crate::files::Blobs::new(&config.data_dir);
         App {
             config,
             store,
             registry,
             shutdown,
-            password_work: Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
+            password_work: Semaphore::new(cores()),
+            image_work: Semaphore::new(cores()),
+            blobs,
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,
@@ -93,4 +99,8 @@ fn per_minute(n: u32) -> Option<RateLimiter> {
             per_sec: f64::from(n) / 60.0,
         })
     })
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

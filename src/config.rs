@@ -51,6 +51,9 @@ pub struct Settings {
     /// WebSocket actions allowed per connection per second (bursts of twice that); 0 = no limit [default: 100]
     #[arg(long, env = "PALAVER_WS_ACTIONS_PER_SEC")]
     pub ws_actions_per_sec: Option<u32>,
+    /// Largest uploaded file in bytes [default: 26214400, 25 MiB]
+    #[arg(long, env = "PALAVER_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
     /// Administrator login for the Management API (/api/admin); with no
     /// username and password set, the Management API answers 404
     #[arg(long, env = "ADMIN_USERNAME")]
@@ -82,6 +85,7 @@ impl Settings {
                 .auth_per_account_per_minute
                 .or(other.auth_per_account_per_minute),
             ws_actions_per_sec: self.ws_actions_per_sec.or(other.ws_actions_per_sec),
+            max_upload_bytes: self.max_upload_bytes.or(other.max_upload_bytes),
             admin_username: self.admin_username.or(other.admin_username),
             admin_password: self.admin_password.or(other.admin_password),
             admin_token_ttl_secs: self.admin_token_ttl_secs.or(other.admin_token_ttl_secs),
@@ -114,6 +118,7 @@ pub struct Config {
     pub auth_per_account_per_minute: u32,
     /// 0 means no limit.
     pub ws_actions_per_sec: u32,
+    pub max_upload_bytes: u64,
     /// `None`: the Management API is off (404), never open.
     pub admin: Option<AdminCredentials>,
     pub admin_token_ttl_secs: i64,
@@ -156,6 +161,7 @@ impl Config {
             auth_per_ip_per_minute: s.auth_per_ip_per_minute.unwrap_or(30),
             auth_per_account_per_minute: s.auth_per_account_per_minute.unwrap_or(10),
             ws_actions_per_sec: s.ws_actions_per_sec.unwrap_or(100),
+            max_upload_bytes: s.max_upload_bytes.unwrap_or(25 * 1024 * 1024),
             admin: match (s.admin_username, s.admin_password) {
                 (Some(username), Some(password)) => Some(AdminCredentials { username, password }),
                 (None, None) => None,
@@ -175,6 +181,10 @@ impl Config {
                 "admin-password must be at least 8 characters"
             );
         }
+        anyhow::ensure!(
+            config.max_upload_bytes >= 1024,
+            "max-upload-bytes must be at least 1024"
+        );
         anyhow::ensure!(
             config.admin_token_ttl_secs > 0,
             "admin-token-ttl-secs must be positive"

@@ -28,6 +28,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A `Range` outside a file of `size` bytes.
+    #[error("the requested range is outside the file")]
+    RangeNotSatisfiable { size: u64 },
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     #[error("too many requests")]
@@ -63,6 +66,7 @@ impl Error {
             Error::Conflict(_) => 409,
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
+            Error::RangeNotSatisfiable { .. } => 416,
             Error::Validation(_) => 422,
             Error::RateLimited { .. } => 429,
             Error::Internal(_) => 500,
@@ -82,6 +86,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Error::Validation(_) => "validation_failed",
             Error::RateLimited { .. } => "rate_limited",
             Error::Overloaded(_) => "overloaded",

@@ -26,6 +26,8 @@
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource.
 //! - [`service`] — operations both front ends offer (create room, post).
+//! - [`files`] — uploaded bytes on disk: content-addressed blobs under
+//!   `data/files`, streamed in with a size limit, and cached image variants.
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
 //! - [`error`] — the crate error and the ONE mapping to HTTP statuses,
 //!   error envelopes and WebSocket close codes.
@@ -62,6 +64,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod model;
 pub mod net;

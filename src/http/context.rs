@@ -26,6 +26,8 @@ pub struct Ctx {
     query: String,
     params: Vec<(String, String)>,
     body: Bytes,
+    /// The unread body, for routes that stream it (uploads).
+    stream: Option<Incoming>,
 }
 
 /// Rejects an `Accept` header that asks for a version this server lacks.
@@ -48,6 +50,29 @@ pub fn check_accept(headers: &HeaderMap) -> Result<()> {
 }
 
 impl Ctx {
+    /// A request whose body the handler reads itself, as a stream with a
+    /// limit of its own (uploads).
+    pub fn streaming(
+        app: Arc<App>,
+        req: Request<Incoming>,
+        params: Vec<(String, String)>,
+        peer: std::net::IpAddr,
+    ) -> Ctx {
+        let (parts, body) = req.into_parts();
+        Ctx {
+            app,
+            method: parts.method,
+            peer,
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers,
+            query: parts.uri.query().unwrap_or_default().to_owned(),
+            params,
+            body: Bytes::new(),
+            stream: Some(body),
+        }
+    }
+
+    /// A request with its JSON body read in full, within the body limit.
     pub async fn read(
         app: Arc<App>,
         req: Request<Incoming>,
@@ -55,18 +80,19 @@ impl Ctx {
         peer: std::net::IpAddr,
     ) -> Result<Ctx> {
         let limit = app.config.max_body_bytes;
-        let (parts, body) = req.into_parts();
+        let mut ctx = Ctx::streaming(app, req, params, peer);
         let too_large =
             || Error::PayloadTooLarge(format!("the request body is over the {limit}-byte limit"));
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
+        let declared = ctx
+            .header(CONTENT_LENGTH.as_str())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        let body = Limited::new(body, limit)
+        let Some(stream) = ctx.stream.take() else {
+            return Ok(ctx);
+        };
+        let body = Limited::new(stream, limit)
             .collect()
             .await
             .map_err(|e| {
@@ -78,11 +104,7 @@ impl Ctx {
             })?
             .to_bytes();
         if !body.is_empty() {
-            let content_type = parts
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
+            let content_type = ctx.header(CONTENT_TYPE.as_str()).unwrap_or_default();
             let essence = content_type.split(';').next().unwrap_or_default().trim();
             if essence != "application/json" && !essence.ends_with("+json") {
                 return Err(Error::UnsupportedMediaType(format!(
@@ -90,16 +112,8 @@ impl Ctx {
                 )));
             }
         }
-        Ok(Ctx {
-            app,
-            method: parts.method,
-            peer,
-            path: parts.uri.path().to_owned(),
-            headers: parts.headers,
-            query: parts.uri.query().unwrap_or_default().to_owned(),
-            params,
-            body,
-        })
+        ctx.body = body;
+        Ok(ctx)
     }
 
     /// The body as JSON. Broken JSON is 400 and says where; JSON of the
@@ -118,6 +132,16 @@ impl Ctx {
             )]),
             _ => Error::BadRequest(format!("the body is not valid JSON: {e}")),
         })
+    }
+
+    /// The body stream of a [`Ctx::streaming`] request (once).
+    pub fn take_stream(&mut self) -> Option<Incoming> {
+        self.stream.take()
+    }
+
+    /// A request header as text, if present and printable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn query<T: DeserializeOwned>(&self) -> Result<T> {

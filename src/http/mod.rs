@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod context;
+mod files;
 mod health;
 mod messages;
 mod response;
@@ -13,8 +14,6 @@ mod sessions;
 mod users;
 
 use crate::app::App;
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -79,7 +78,7 @@ async fn handle(
     router: Arc<router::Router>,
     req: Request<Incoming>,
     peer: std::net::IpAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<response::Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let if_none_match = req
@@ -97,7 +96,11 @@ async fn handle(
             )));
         }
         let (route, params) = router.find(&method, &path)?;
-        let ctx = context::Ctx::read(app, req, params, peer).await?;
+        let ctx = if route.streams_body() {
+            context::Ctx::streaming(app, req, params, peer)
+        } else {
+            context::Ctx::read(app, req, params, peer).await?
+        };
         router::dispatch(route, ctx).await
     }
     .await;

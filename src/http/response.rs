@@ -4,18 +4,28 @@
 
 use crate::error::Error;
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE, ETAG, LOCATION, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
-pub type Body = Full<Bytes>;
+/// Bodies are boxed so a file can stream from disk while JSON answers are
+/// one buffer.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A body that is one buffer.
+pub fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
 
 /// What a handler returns; turned into a response in one place.
 pub struct Reply {
     status: StatusCode,
     body: Bytes,
     location: Option<String>,
+    /// A response the handler built itself (file downloads): sent as it is.
+    raw: Option<Response<Body>>,
 }
 
 #[derive(Serialize)]
@@ -40,6 +50,7 @@ impl Reply {
             status: StatusCode::OK,
             body: json(&Envelope { data, meta }),
             location: None,
+            raw: None,
         }
     }
 
@@ -52,6 +63,17 @@ impl Reply {
                 meta: None::<&()>,
             }),
             location: Some(location),
+            raw: None,
+        }
+    }
+
+    /// A response built by the handler, with its own headers and caching.
+    pub fn raw(response: Response<Body>) -> Reply {
+        Reply {
+            status: response.status(),
+            body: Bytes::new(),
+            location: None,
+            raw: Some(response),
         }
     }
 
@@ -61,6 +83,7 @@ impl Reply {
             status: StatusCode::OK,
             body: Bytes::from_static(br#"{"status":"ok"}"#),
             location: None,
+            raw: None,
         }
     }
 
@@ -68,6 +91,9 @@ impl Reply {
     /// when absent) and `None` for other methods: GET answers carry an ETag,
     /// and a client that already has this version gets 304 and no body.
     pub fn into_response(self, cache_check: Option<&str>) -> Response<Body> {
+        if let Some(raw) = self.raw {
+            return raw;
+        }
         let etag = cache_check
             .filter(|_| self.status == StatusCode::OK)
             .map(|if_none_match| {
@@ -79,11 +105,11 @@ impl Reply {
             });
         let not_modified = etag.as_ref().is_some_and(|(_, fresh)| *fresh);
         let mut resp = if not_modified {
-            let mut r = Response::new(Full::new(Bytes::new()));
+            let mut r = Response::new(full(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             r
         } else {
-            let mut r = Response::new(Full::new(self.body));
+            let mut r = Response::new(full(self.body));
             *r.status_mut() = self.status;
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -101,13 +127,18 @@ impl Reply {
 
 pub fn error(e: &Error) -> Response<Body> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = Response::new(Full::new(json(&e.envelope())));
+    let mut resp = Response::new(full(json(&e.envelope())));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     match e {
         Error::RateLimited { retry_after_secs } => {
             headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        Error::RangeNotSatisfiable { size } => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(hyper::header::CONTENT_RANGE, v);
+            }
         }
         Error::MethodNotAllowed { allow } => {
             if let Ok(v) = HeaderValue::from_str(allow) {

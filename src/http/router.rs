@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, health, messages, rooms, sessions, users};
+use super::{admin, auth, files, health, messages, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -28,6 +28,16 @@ pub enum Route {
     AdminLogin,
     AdminLogout,
     AdminStats,
+    Files,
+    File,
+}
+
+impl Route {
+    /// Routes whose handler reads the body itself, as a stream with its
+    /// own size limit, instead of the buffered JSON body.
+    pub fn streams_body(self) -> bool {
+        matches!(self, Route::Files)
+    }
 }
 
 const ROUTES: &[(&str, Route, &[Method])] = &[
@@ -70,6 +80,8 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         &[Method::POST],
     ),
     ("/api/admin/stats", Route::AdminStats, &[Method::GET]),
+    ("/api/files", Route::Files, &[Method::POST]),
+    ("/api/files/{id}", Route::File, &[Method::GET]),
 ];
 
 pub struct Router {
@@ -139,6 +151,8 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminLogin, _) => admin::auth::login(ctx).await,
         (Route::AdminLogout, _) => admin::auth::logout(ctx).await,
         (Route::AdminStats, _) => admin::stats::get(ctx).await,
+        (Route::Files, _) => files::upload(ctx).await,
+        (Route::File, _) => files::download(ctx).await,
     }
 }
 

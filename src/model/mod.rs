@@ -1,8 +1,10 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod file;
 mod time;
 pub mod validate;
 
+pub use self::file::{FileId, NewFile, StoredFile};
 pub use self::time::Timestamp;
 pub use self::validate::FieldError;
 

@@ -9,8 +9,8 @@
 pub mod sqlite;
 
 use crate::model::{
-    Counts, HistoryCursor, Message, NewMessage, NewRoom, NewSession, NewUser, Role, Room,
-    RoomDetails, RoomId, RoomPatch, Seq, Session, Timestamp, User, UserId,
+    Counts, FileId, HistoryCursor, Message, NewFile, NewMessage, NewRoom, NewSession, NewUser,
+    Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
 };
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -150,6 +150,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<(Vec<Message>, Seq)>>;
     /// Messages with seq > after, oldest first, at most `limit`.
     fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>>;
+
+    /// Records an upload whose blob is on disk. The same uploader with the
+    /// same bytes gets the existing row and `false`.
+    fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)>;
+    /// The file, if `reader` may read it.
+    fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>>;
 
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;

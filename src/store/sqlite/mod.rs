@@ -2,6 +2,7 @@
 //! chat writes (group commit), and rarely-written tables (users, sessions,
 //! rooms) written through the pool.
 
+mod files;
 mod messages;
 mod rooms;
 mod sessions;
@@ -11,8 +12,8 @@ mod writer;
 
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::{
-    Counts, HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
-    RoomPatch, Seq, Session, Timestamp, User, UserId,
+    Counts, FileId, HistoryCursor, Message, NewFile, NewRoom, NewSession, NewUser, Role, Room,
+    RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -44,7 +45,10 @@ const READ_POOL_SIZE: u32 = 8;
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// Migrations, in order. `PRAGMA user_version` records the last one applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../../data/migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../data/migrations/0001_init.sql")),
+    (6, include_str!("../../../data/migrations/0006_files.sql")),
+];
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -240,6 +244,13 @@ impl Store for SqliteStore {
     }
     fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
         messages::after(&*self.conn()?, room, after, limit)
+    }
+
+    fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)> {
+        files::create(&*self.conn()?, new)
+    }
+    fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>> {
+        files::readable_by(&*self.conn()?, id, reader)
     }
 
     fn counts(&self) -> StoreResult<Counts> {
