@@ -1,5 +1,6 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+pub mod phone;
 mod time;
 pub mod validate;
 

@@ -3,12 +3,15 @@
 //! rooms) written through the pool.
 
 mod messages;
+mod outbox;
+mod phone;
 mod rooms;
 mod sessions;
 mod users;
 mod writer;
 
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
+use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
     RoomPatch, Seq, Session, Timestamp, User, UserId,
@@ -43,7 +46,10 @@ const READ_POOL_SIZE: u32 = 8;
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// Migrations, in order. `PRAGMA user_version` records the last one applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../../data/migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../data/migrations/0001_init.sql")),
+    (2, include_str!("../../../data/migrations/0002_phone.sql")),
+];
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -246,6 +252,41 @@ impl Store for SqliteStore {
     }
     fn flush_and_stop(&self) {
         self.writer.flush_and_stop();
+    }
+
+    fn server_secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        phone::server_secret(&*self.conn()?, name, fresh)
+    }
+    fn phone_of_device(&self, device_id: &str) -> StoreResult<Option<String>> {
+        phone::phone_of_device(&*self.conn()?, device_id)
+    }
+    fn browser_device_of_phone(&self, phone: &str) -> StoreResult<Option<String>> {
+        phone::browser_device_of_phone(&*self.conn()?, phone)
+    }
+    fn put_phone_code(&self, code: &PhoneCode, sms_text: &str) -> StoreResult<i64> {
+        phone::put_code(&mut *self.conn()?, code, sms_text, Timestamp::now())
+    }
+    fn phone_code(&self, phone: &str) -> StoreResult<Option<PhoneCode>> {
+        phone::code(&*self.conn()?, phone)
+    }
+    fn phone_code_failed(&self, phone: &str) -> StoreResult<u32> {
+        phone::code_failed(&*self.conn()?, phone)
+    }
+    fn phone_login(&self, login: &PhoneLogin) -> StoreResult<PhoneLoginOutcome> {
+        phone::login(&mut *self.conn()?, login)
+    }
+
+    fn due_sms(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<OutboxSms>> {
+        outbox::due(&*self.conn()?, now, limit)
+    }
+    fn next_sms_due(&self) -> StoreResult<Option<Timestamp>> {
+        outbox::next_due(&*self.conn()?)
+    }
+    fn remove_sms(&self, id: i64) -> StoreResult<()> {
+        outbox::remove(&*self.conn()?, id)
+    }
+    fn retry_sms_at(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+        outbox::retry_at(&*self.conn()?, id, at)
     }
 }
 
