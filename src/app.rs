@@ -2,6 +2,7 @@
 //! handle, the actor registry, and the shutdown signal. Passed in, never global.
 
 use crate::actors::RegistryActor;
+use crate::auth::phone::PhoneAuth;
 use crate::auth::SessionCache;
 use crate::config::Config;
 use crate::ratelimit::{Rate, RateLimiter};
@@ -26,6 +27,8 @@ pub struct App {
     pub auth_by_ip: Option<RateLimiter>,
     /// Logins per account (`None`: unlimited).
     pub auth_by_account: Option<RateLimiter>,
+    /// Phone login: code key, SMS queue, code rate limits.
+    pub phone: PhoneAuth,
     next_conn_id: AtomicU64,
 }
 
@@ -35,6 +38,7 @@ impl App {
         store: StoreHandle,
         registry: Addr<RegistryActor>,
         shutdown: CancellationToken,
+        phone: PhoneAuth,
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
@@ -49,6 +53,7 @@ impl App {
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,
+            phone,
             next_conn_id: AtomicU64::new(1),
         }
     }
@@ -78,7 +83,7 @@ impl App {
 }
 
 /// A limiter allowing `n` calls a minute in a burst of `n`; 0 means none.
-fn per_minute(n: u32) -> Option<RateLimiter> {
+pub fn per_minute(n: u32) -> Option<RateLimiter> {
     (n > 0).then(|| {
         RateLimiter::new(Rate {
             burst: f64::from(n),

@@ -5,6 +5,7 @@ mod auth;
 mod context;
 mod health;
 mod messages;
+mod phone;
 mod response;
 mod rooms;
 mod router;
