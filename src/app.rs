@@ -2,6 +2,7 @@
 //! handle, the actor registry, and the shutdown signal. Passed in, never global.
 
 use crate::actors::RegistryActor;
+use crate::auth::phone::PhoneAuth;
 use crate::auth::{AdminAuth, SessionCache};
 use crate::config::Config;
 use crate::ratelimit::{Rate, RateLimiter};
@@ -34,6 +35,8 @@ pub struct App {
     /// The Management API's administrator; `None` when no credentials are
     /// configured, and then every admin endpoint is 404.
     pub admin: Option<AdminAuth>,
+    /// Phone login: code key, SMS queue, code rate limits.
+    pub phone: PhoneAuth,
     next_conn_id: AtomicU64,
 }
 
@@ -43,6 +46,7 @@ impl App {
         store: StoreHandle,
         registry: Addr<RegistryActor>,
         shutdown: CancellationToken,
+        phone: PhoneAuth,
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
@@ -63,6 +67,7 @@ impl App {
             auth_by_ip,
             auth_by_account,
             admin,
+            phone,
             next_conn_id: AtomicU64::new(1),
         }
     }
@@ -92,7 +97,7 @@ impl App {
 }
 
 /// A limiter allowing `n` calls a minute in a burst of `n`; 0 means none.
-fn per_minute(n: u32) -> Option<RateLimiter> {
+pub fn per_minute(n: u32) -> Option<RateLimiter> {
     (n > 0).then(|| {
         RateLimiter::new(Rate {
             burst: f64::from(n),

@@ -64,6 +64,36 @@ pub struct Settings {
     /// Lifetime of an administrator token in seconds [default: 43200, 12 hours]
     #[arg(long, env = "PALAVER_ADMIN_TOKEN_TTL_SECS")]
     pub admin_token_ttl_secs: Option<i64>,
+    /// Lifetime of a phone login code in seconds [default: 300]
+    #[arg(long, env = "PALAVER_PHONE_CODE_TTL_SECS")]
+    pub phone_code_ttl_secs: Option<i64>,
+    /// Wrong tries that kill a phone login code [default: 5]
+    #[arg(long, env = "PALAVER_PHONE_CODE_ATTEMPTS")]
+    pub phone_code_attempts: Option<u32>,
+    /// Login codes sent per client IP per minute; 0 = no limit [default: 10]
+    #[arg(long, env = "PALAVER_SMS_PER_IP_PER_MINUTE")]
+    pub sms_per_ip_per_minute: Option<u32>,
+    /// Login codes sent per phone number per minute; 0 = no limit [default: 3]
+    #[arg(long, env = "PALAVER_SMS_PER_PHONE_PER_MINUTE")]
+    pub sms_per_phone_per_minute: Option<u32>,
+    /// Login code checks per client IP per minute; 0 = no limit [default: 30]
+    #[arg(long, env = "PALAVER_CODE_CHECKS_PER_IP_PER_MINUTE")]
+    pub code_checks_per_ip_per_minute: Option<u32>,
+    /// Login code checks per phone number per minute; 0 = no limit [default: 10]
+    #[arg(long, env = "PALAVER_CODE_CHECKS_PER_PHONE_PER_MINUTE")]
+    pub code_checks_per_phone_per_minute: Option<u32>,
+    /// http:// URL an SMS gateway receives POSTs on; unset = write SMS to <data-dir>/outbox/sms.log
+    #[arg(long, env = "PALAVER_SMS_WEBHOOK_URL")]
+    pub sms_webhook_url: Option<String>,
+    /// Body of the webhook POST; {phone} and {text} are replaced [default: {"to":"{phone}","text":"{text}"}]
+    #[arg(long, env = "PALAVER_SMS_WEBHOOK_TEMPLATE")]
+    pub sms_webhook_template: Option<String>,
+    /// Content-Type of the webhook POST; JSON and form bodies get their values escaped [default: application/json]
+    #[arg(long, env = "PALAVER_SMS_WEBHOOK_CONTENT_TYPE")]
+    pub sms_webhook_content_type: Option<String>,
+    /// Header sent with every webhook POST, as "Name: value" (e.g. "Authorization: Bearer ...")
+    #[arg(long, env = "PALAVER_SMS_WEBHOOK_AUTH_HEADER", hide_env_values = true)]
+    pub sms_webhook_auth_header: Option<String>,
 }
 
 impl Settings {
@@ -89,6 +119,26 @@ impl Settings {
             admin_username: self.admin_username.or(other.admin_username),
             admin_password: self.admin_password.or(other.admin_password),
             admin_token_ttl_secs: self.admin_token_ttl_secs.or(other.admin_token_ttl_secs),
+            phone_code_ttl_secs: self.phone_code_ttl_secs.or(other.phone_code_ttl_secs),
+            phone_code_attempts: self.phone_code_attempts.or(other.phone_code_attempts),
+            sms_per_ip_per_minute: self.sms_per_ip_per_minute.or(other.sms_per_ip_per_minute),
+            sms_per_phone_per_minute: self
+                .sms_per_phone_per_minute
+                .or(other.sms_per_phone_per_minute),
+            code_checks_per_ip_per_minute: self
+                .code_checks_per_ip_per_minute
+                .or(other.code_checks_per_ip_per_minute),
+            code_checks_per_phone_per_minute: self
+                .code_checks_per_phone_per_minute
+                .or(other.code_checks_per_phone_per_minute),
+            sms_webhook_url: self.sms_webhook_url.or(other.sms_webhook_url),
+            sms_webhook_template: self.sms_webhook_template.or(other.sms_webhook_template),
+            sms_webhook_content_type: self
+                .sms_webhook_content_type
+                .or(other.sms_webhook_content_type),
+            sms_webhook_auth_header: self
+                .sms_webhook_auth_header
+                .or(other.sms_webhook_auth_header),
         }
     }
 
@@ -122,6 +172,17 @@ pub struct Config {
     /// `None`: the Management API is off (404), never open.
     pub admin: Option<AdminCredentials>,
     pub admin_token_ttl_secs: i64,
+    /// How long a phone login code works, in seconds.
+    pub phone_code_ttl_secs: i64,
+    /// Wrong tries a code survives; the last one kills it.
+    pub phone_code_attempts: u32,
+    /// 0 means no limit (also for the three below).
+    pub sms_per_ip_per_minute: u32,
+    pub sms_per_phone_per_minute: u32,
+    pub code_checks_per_ip_per_minute: u32,
+    pub code_checks_per_phone_per_minute: u32,
+    /// Where SMS go; `None` means the log sender.
+    pub sms_webhook: Option<SmsWebhook>,
 }
 
 /// The administrator's login. Debug output hides the password, so the
@@ -141,8 +202,99 @@ impl std::fmt::Debug for AdminCredentials {
     }
 }
 
+/// Body of a webhook POST when none is configured.
+pub const DEFAULT_SMS_TEMPLATE: &str = r#"{"to":"{phone}","text":"{text}"}"#;
+
+/// The HTTP SMS gateway to POST to.
+#[derive(Debug, Clone)]
+pub struct SmsWebhook {
+    pub url: hyper::Uri,
+    pub template: String,
+    pub content_type: String,
+    pub auth_header: Option<AuthHeader>,
+}
+
+/// A header carrying a credential; its value never shows in `Debug` output.
+#[derive(Debug, Clone)]
+pub struct AuthHeader {
+    pub name: String,
+    pub value: Secret,
+}
+
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl SmsWebhook {
+    fn resolve(s: &Settings) -> anyhow::Result<Option<SmsWebhook>> {
+        let Some(url) = &s.sms_webhook_url else {
+            anyhow::ensure!(
+                s.sms_webhook_auth_header.is_none() && s.sms_webhook_template.is_none(),
+                "sms-webhook-template and sms-webhook-auth-header need sms-webhook-url"
+            );
+            return Ok(None);
+        };
+        let url: hyper::Uri = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("sms-webhook-url is not a URL: {e}"))?;
+        // The built-in client speaks plain HTTP only; TLS gateways are
+        // reached through a local relay (see README).
+        anyhow::ensure!(
+            url.scheme_str() == Some("http") && url.host().is_some(),
+            "sms-webhook-url must be an http:// URL with a host"
+        );
+        let content_type = s
+            .sms_webhook_content_type
+            .clone()
+            .unwrap_or_else(|| "application/json".to_owned());
+        anyhow::ensure!(
+            hyper::header::HeaderValue::from_str(&content_type).is_ok(),
+            "sms-webhook-content-type is not a valid header value"
+        );
+        let auth_header = match &s.sms_webhook_auth_header {
+            None => None,
+            Some(line) => {
+                let (name, value) = line.split_once(':').ok_or_else(|| {
+                    anyhow::anyhow!("sms-webhook-auth-header must look like 'Name: value'")
+                })?;
+                let (name, value) = (name.trim(), value.trim());
+                anyhow::ensure!(
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                        && hyper::header::HeaderValue::from_str(value).is_ok(),
+                    "sms-webhook-auth-header must look like 'Name: value'"
+                );
+                Some(AuthHeader {
+                    name: name.to_owned(),
+                    value: Secret(value.to_owned()),
+                })
+            }
+        };
+        Ok(Some(SmsWebhook {
+            url,
+            template: s
+                .sms_webhook_template
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SMS_TEMPLATE.to_owned()),
+            content_type,
+            auth_header,
+        }))
+    }
+}
+
 impl Config {
     pub fn resolve(s: Settings) -> anyhow::Result<Config> {
+        let sms_webhook = SmsWebhook::resolve(&s)?;
         let config = Config {
             data_dir: s.data_dir.unwrap_or_else(|| PathBuf::from("data")),
             http_addr: s
@@ -170,6 +322,13 @@ impl Config {
                 ),
             },
             admin_token_ttl_secs: s.admin_token_ttl_secs.unwrap_or(12 * 3600),
+            phone_code_ttl_secs: s.phone_code_ttl_secs.unwrap_or(300),
+            phone_code_attempts: s.phone_code_attempts.unwrap_or(5),
+            sms_per_ip_per_minute: s.sms_per_ip_per_minute.unwrap_or(10),
+            sms_per_phone_per_minute: s.sms_per_phone_per_minute.unwrap_or(3),
+            code_checks_per_ip_per_minute: s.code_checks_per_ip_per_minute.unwrap_or(30),
+            code_checks_per_phone_per_minute: s.code_checks_per_phone_per_minute.unwrap_or(10),
+            sms_webhook,
         };
         if let Some(admin) = &config.admin {
             anyhow::ensure!(
@@ -188,6 +347,14 @@ impl Config {
         anyhow::ensure!(
             config.admin_token_ttl_secs > 0,
             "admin-token-ttl-secs must be positive"
+        );
+        anyhow::ensure!(
+            config.phone_code_ttl_secs > 0,
+            "phone-code-ttl-secs must be positive"
+        );
+        anyhow::ensure!(
+            config.phone_code_attempts > 0,
+            "phone-code-attempts must be at least 1"
         );
         anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
         anyhow::ensure!(
@@ -237,6 +404,37 @@ mod tests {
         assert_eq!(c.resume_limit, 7);
         assert_eq!(c.ws_addr.port(), 8081);
         assert_eq!(c.data_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn sms_webhook_settings_are_checked_and_the_secret_hidden() {
+        let with = |url: &str, auth: Option<&str>| {
+            Config::resolve(Settings {
+                sms_webhook_url: Some(url.to_owned()),
+                sms_webhook_auth_header: auth.map(str::to_owned),
+                ..Settings::default()
+            })
+        };
+        let c = with(
+            "http://127.0.0.1:9/sms",
+            Some("Authorization: Bearer s3cret"),
+        )
+        .unwrap();
+        let hook = c.sms_webhook.as_ref().unwrap();
+        assert_eq!(hook.template, DEFAULT_SMS_TEMPLATE);
+        let auth = hook.auth_header.as_ref().unwrap();
+        assert_eq!(
+            (auth.name.as_str(), auth.value.expose()),
+            ("Authorization", "Bearer s3cret")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(with("https://gateway.example/sms", None).is_err());
+        assert!(with("not a url", None).is_err());
+        assert!(with("http://127.0.0.1:9/", Some("no colon")).is_err());
+        assert!(Config::resolve(Settings::default())
+            .unwrap()
+            .sms_webhook
+            .is_none());
     }
 
     #[test]

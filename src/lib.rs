@@ -29,10 +29,15 @@
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
+//! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest);
+//!   phone login's one-time codes (HMAC'd at rest), the SMS senders (log
+//!   file or HTTP webhook) and the outbox task that delivers SMS from the
+//!   `sms_outbox` table with retries.
 //! - [`error`] — the crate error and the ONE mapping to HTTP statuses,
 //!   error envelopes and WebSocket close codes.
 //! - [`config`] — every address, path and limit; flags > env > TOML > default.
-//! - [`ratelimit`] — token buckets for logins and WebSocket actions.
+//! - [`ratelimit`] — token buckets for logins, login codes and WebSocket
+//!   actions.
 //! - [`server`] — wires store, actors and listeners; drains on shutdown.
 //! - [`shutdown`] — Ctrl-C / SIGTERM.
 //!

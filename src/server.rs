@@ -2,6 +2,7 @@
 
 use crate::actors::{ActorLimits, RegistryActor};
 use crate::app::App;
+use crate::auth::phone::PhoneAuth;
 use crate::config::Config;
 use crate::store::sqlite::{SqliteStore, WriterConfig};
 use crate::store::{Store, StoreHandle};
@@ -99,7 +100,8 @@ pub async fn run(
     let http_addr = http_listener.local_addr()?;
     let ws_addr = ws_listener.local_addr()?;
 
-    let app = Arc::new(App::new(config, handle, registry, shutdown.clone()));
+    let phone = PhoneAuth::start(&config, &handle, shutdown.clone()).await?;
+    let app = Arc::new(App::new(config, handle, registry, shutdown.clone(), phone));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
     tracing::info!(%http_addr, %ws_addr, data_dir = %app.config.data_dir.display(), "palaver ready");

@@ -1,8 +1,15 @@
 //! Passwords (argon2id) and bearer tokens (32 random bytes, kept only as a
 //! SHA-256 hash). All of it is CPU work: callers run it on the blocking pool.
+//! Phone login lives in the submodules: one-time codes, the SMS senders and
+//! the outbox task that feeds them.
 
 pub mod admin;
 mod cache;
+pub mod codes;
+pub mod outbox;
+pub mod phone;
+pub mod sms;
+pub mod webhook;
 
 pub use admin::AdminAuth;
 pub use cache::SessionCache;
@@ -33,19 +40,26 @@ pub fn hash_for_store(password: &str) -> crate::store::StoreResult<String> {
     hash_password(password).map_err(|e| crate::store::StoreError::Internal(format!("argon2: {e}")))
 }
 
+/// The password hash of accounts that have no password (phone logins): not
+/// a PHC string, so no password ever verifies against it.
+pub const NO_PASSWORD: &str = "!";
+
 /// Checks a password against a stored hash. When there is no such user,
 /// pass `None`: a dummy hash is verified anyway, so the answer takes as long
 /// and the response time does not tell which logins exist.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     // argon2id hash of a random password nobody knows.
     const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1Zm5sAr3IqSH3C5ikMHk+1nW7Pha2Jmpk0XrOWhe8pQ";
-    let Ok(parsed) = PasswordHash::new(stored.unwrap_or(DUMMY)) else {
+    // An account without a password verifies the dummy too, so timing
+    // does not tell it apart either.
+    let usable = stored.filter(|s| PasswordHash::new(s).is_ok());
+    let Ok(parsed) = PasswordHash::new(usable.unwrap_or(DUMMY)) else {
         return false;
     };
     let ok = Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok();
-    ok && stored.is_some()
+    ok && usable.is_some()
 }
 
 /// A new bearer token as sent to the client.
@@ -72,6 +86,8 @@ mod tests {
         assert!(verify_password("correct horse", Some(&h)));
         assert!(!verify_password("wrong horse", Some(&h)));
         assert!(!verify_password("anything", None));
+        assert!(!verify_password("", Some(NO_PASSWORD)));
+        assert!(!verify_password("!", Some(NO_PASSWORD)));
     }
 
     #[test]

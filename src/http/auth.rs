@@ -9,7 +9,7 @@ use crate::model::{FieldError, NewSession, Timestamp, User};
 use serde::{Deserialize, Serialize};
 
 /// Longest device id we keep.
-const MAX_DEVICE_ID_CHARS: usize = 128;
+pub(super) const MAX_DEVICE_ID_CHARS: usize = 128;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,10 +21,10 @@ struct Login {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct LoggedIn {
-    token: String,
-    expires_at: Timestamp,
-    user: User,
+pub(super) struct LoggedIn {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub user: User,
 }
 
 /// POST /api/auth/login {login, password, deviceId?} → {token, expiresAt, user}

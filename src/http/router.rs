@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, files, health, messages, rooms, sessions, users};
+use super::{admin, auth, files, health, messages, phone, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -15,6 +15,8 @@ pub enum Route {
     Me,
     MyPassword,
     Login,
+    PhoneCode,
+    PhoneVerify,
     Logout,
     LogoutAll,
     Sessions,
@@ -47,6 +49,8 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/api/me", Route::Me, &[Method::GET]),
     ("/api/me/password", Route::MyPassword, &[Method::PUT]),
     ("/api/auth/login", Route::Login, &[Method::POST]),
+    ("/api/auth/code", Route::PhoneCode, &[Method::POST]),
+    ("/api/auth/verify", Route::PhoneVerify, &[Method::POST]),
     ("/api/auth/logout", Route::Logout, &[Method::POST]),
     ("/api/auth/logout-all", Route::LogoutAll, &[Method::POST]),
     ("/api/sessions", Route::Sessions, &[Method::GET]),
@@ -134,6 +138,8 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::Me, _) => users::me(ctx).await,
         (Route::MyPassword, _) => auth::change_password(ctx).await,
         (Route::Login, _) => auth::login(ctx).await,
+        (Route::PhoneCode, _) => phone::send_code(ctx).await,
+        (Route::PhoneVerify, _) => phone::verify(ctx).await,
         (Route::Logout, _) => auth::logout(ctx).await,
         (Route::LogoutAll, _) => auth::logout_all(ctx).await,
         (Route::Sessions, _) => sessions::list(ctx).await,

@@ -1,6 +1,7 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
 mod file;
+pub mod phone;
 mod time;
 pub mod validate;
 

@@ -8,6 +8,7 @@
 
 pub mod sqlite;
 
+use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     Counts, FileId, HistoryCursor, Message, NewFile, NewMessage, NewRoom, NewSession, NewUser,
     Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
@@ -165,6 +166,32 @@ pub trait Store: Send + Sync + 'static {
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>>;
     /// Commits everything queued so far, then stops the writer. Blocking.
     fn flush_and_stop(&self);
+
+    /// The server secret called `name`; `fresh` is stored and returned the
+    /// first time it is asked for.
+    fn server_secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+    /// The phone number a device id is bound to.
+    fn phone_of_device(&self, device_id: &str) -> StoreResult<Option<String>>;
+    /// The browser device id most recently bound to `phone`.
+    fn browser_device_of_phone(&self, phone: &str) -> StoreResult<Option<String>>;
+    /// Replaces the phone's login code and queues its SMS in one
+    /// transaction (an older code's waiting SMS is dropped); returns the
+    /// outbox id.
+    fn put_phone_code(&self, code: &PhoneCode, sms_text: &str) -> StoreResult<i64>;
+    fn phone_code(&self, phone: &str) -> StoreResult<Option<PhoneCode>>;
+    /// Counts a wrong try at the phone's code; returns the tries left.
+    fn phone_code_failed(&self, phone: &str) -> StoreResult<u32>;
+    /// Consumes the code and logs in, creating the user on a first login.
+    fn phone_login(&self, login: &PhoneLogin) -> StoreResult<PhoneLoginOutcome>;
+
+    /// SMS due by `now`, oldest first.
+    fn due_sms(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<OutboxSms>>;
+    /// When the next waiting SMS is due, if any waits.
+    fn next_sms_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// Removes an SMS that was delivered (or is no longer worth sending).
+    fn remove_sms(&self, id: i64) -> StoreResult<()>;
+    /// Counts a failed try and sets when to try again.
+    fn retry_sms_at(&self, id: i64, at: Timestamp) -> StoreResult<()>;
 }
 
 /// A cheap, cloneable handle that runs blocking store calls on tokio's

@@ -4,6 +4,8 @@
 
 mod files;
 mod messages;
+mod outbox;
+mod phone;
 mod rooms;
 mod sessions;
 mod stats;
@@ -11,6 +13,7 @@ mod users;
 mod writer;
 
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
+use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     Counts, FileId, HistoryCursor, Message, NewFile, NewRoom, NewSession, NewUser, Role, Room,
     RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
@@ -47,6 +50,7 @@ const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// Migrations, in order. `PRAGMA user_version` records the last one applied.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../data/migrations/0001_init.sql")),
+    (2, include_str!("../../../data/migrations/0002_phone.sql")),
     (6, include_str!("../../../data/migrations/0006_files.sql")),
 ];
 
@@ -263,6 +267,41 @@ impl Store for SqliteStore {
     fn flush_and_stop(&self) {
         self.writer.flush_and_stop();
     }
+
+    fn server_secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        phone::server_secret(&*self.conn()?, name, fresh)
+    }
+    fn phone_of_device(&self, device_id: &str) -> StoreResult<Option<String>> {
+        phone::phone_of_device(&*self.conn()?, device_id)
+    }
+    fn browser_device_of_phone(&self, phone: &str) -> StoreResult<Option<String>> {
+        phone::browser_device_of_phone(&*self.conn()?, phone)
+    }
+    fn put_phone_code(&self, code: &PhoneCode, sms_text: &str) -> StoreResult<i64> {
+        phone::put_code(&mut *self.conn()?, code, sms_text, Timestamp::now())
+    }
+    fn phone_code(&self, phone: &str) -> StoreResult<Option<PhoneCode>> {
+        phone::code(&*self.conn()?, phone)
+    }
+    fn phone_code_failed(&self, phone: &str) -> StoreResult<u32> {
+        phone::code_failed(&*self.conn()?, phone)
+    }
+    fn phone_login(&self, login: &PhoneLogin) -> StoreResult<PhoneLoginOutcome> {
+        phone::login(&mut *self.conn()?, login)
+    }
+
+    fn due_sms(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<OutboxSms>> {
+        outbox::due(&*self.conn()?, now, limit)
+    }
+    fn next_sms_due(&self) -> StoreResult<Option<Timestamp>> {
+        outbox::next_due(&*self.conn()?)
+    }
+    fn remove_sms(&self, id: i64) -> StoreResult<()> {
+        outbox::remove(&*self.conn()?, id)
+    }
+    fn retry_sms_at(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+        outbox::retry_at(&*self.conn()?, id, at)
+    }
 }
 
 /// True when `e` is a UNIQUE or PRIMARY KEY violation.
@@ -287,5 +326,31 @@ fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
 impl SqliteStore {
     pub fn into_arc(self) -> std::sync::Arc<dyn Store> {
         std::sync::Arc::new(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `migrate` applies the list in order and records the last version, so
+    /// a version out of order would be applied twice on the next start.
+    #[test]
+    fn migrations_are_in_ascending_order() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn a_reopened_database_applies_nothing_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        for _ in 0..2 {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate(&mut conn).unwrap();
+            let version: u32 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(Some(version), MIGRATIONS.last().map(|m| m.0));
+        }
     }
 }
