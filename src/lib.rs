@@ -26,6 +26,8 @@
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource.
 //! - [`service`] — operations both front ends offer (create room, post).
+//! - [`analytics`] — pure functions over a person's messages: conversation
+//!   time, the per-day chart, resource counts, noisy and best contacts.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
@@ -65,6 +67,7 @@
 //! commit order.
 
 pub mod actors;
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -1,10 +1,12 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod contact;
 mod file;
 pub mod phone;
 mod time;
 pub mod validate;
 
+pub use self::contact::{Contact, ContactActivity, ConversationEvent};
 pub use self::file::{FileId, NewFile, StoredFile};
 pub use self::time::Timestamp;
 pub use self::validate::FieldError;
