@@ -20,6 +20,37 @@ async fn without_credentials_the_management_api_does_not_exist() {
         ("GET", "/api/admin/stats", None),
         ("GET", "/api/admin/auth", None),
         ("DELETE", "/api/admin/users/1", None),
+        ("GET", "/api/admin/users", None),
+        ("POST", "/api/admin/users", Some(json!({"login": "x"}))),
+        ("GET", "/api/admin/users/1", None),
+        ("PATCH", "/api/admin/users/1", Some(json!({"name": "x"}))),
+        ("GET", "/api/admin/rooms", None),
+        ("POST", "/api/admin/rooms", Some(json!({"name": "x"}))),
+        ("GET", "/api/admin/rooms/1", None),
+        ("PATCH", "/api/admin/rooms/1", Some(json!({"name": "x"}))),
+        ("DELETE", "/api/admin/rooms/1", None),
+        ("GET", "/api/admin/rooms/1/participants", None),
+        (
+            "POST",
+            "/api/admin/rooms/1/participants",
+            Some(json!({"userId": 1})),
+        ),
+        (
+            "PATCH",
+            "/api/admin/rooms/1/participants/1",
+            Some(json!({"role": "admin"})),
+        ),
+        ("DELETE", "/api/admin/rooms/1/participants/1", None),
+        ("GET", "/api/admin/rooms/1/messages", None),
+        ("GET", "/api/admin/messages", None),
+        (
+            "GET",
+            "/api/admin/messages/00000000-0000-7000-8000-000000000000",
+            None,
+        ),
+        ("GET", "/api/admin/sessions", None),
+        ("GET", "/api/admin/sessions/1", None),
+        ("DELETE", "/api/admin/sessions/1", None),
     ] {
         let (status, body) = api.call(method, path, Some(&alice.token), body).await;
         assert_eq!(status, 404, "{method} {path}: {body}");

@@ -6,6 +6,7 @@ mod auth;
 mod context;
 mod health;
 mod messages;
+mod pagination;
 mod response;
 mod rooms;
 mod router;

@@ -2,6 +2,8 @@
 //! chat writes (group commit), and rarely-written tables (users, sessions,
 //! rooms) written through the pool.
 
+mod admin;
+mod list;
 mod messages;
 mod rooms;
 mod sessions;
@@ -9,10 +11,11 @@ mod stats;
 mod users;
 mod writer;
 
+use super::list::{ListQuery, Page};
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::{
-    Counts, HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
-    RoomPatch, Seq, Session, Timestamp, User, UserId,
+    Counts, HistoryCursor, Message, NewRoom, NewSession, NewUser, Participant, Role, Room,
+    RoomDetails, RoomId, RoomPatch, Seq, Session, Timestamp, User, UserId, UserPatch,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -43,8 +46,14 @@ const READ_POOL_SIZE: u32 = 8;
 /// Writes outside the writer thread are rare and short.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-/// Migrations, in order. `PRAGMA user_version` records the last one applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../../data/migrations/0001_init.sql"))];
+/// Migrations, in order of their numbers. Numbers may have gaps (work on
+/// different features reserves numbers ahead), and a migration with a lower
+/// number than one already applied still runs: the `schema_migrations`
+/// table records each one applied, not just the highest.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../data/migrations/0001_init.sql")),
+    (5, include_str!("../../../data/migrations/0005_admin.sql")),
+];
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -89,11 +98,54 @@ fn setup_connection(
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    // Databases from before the table kept only `user_version` (the one
+    // migration there was then).
+    let legacy: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    conn.execute(
+        "INSERT OR IGNORE INTO schema_migrations (version, applied_at)
+         SELECT 1, ?1 WHERE ?2 >= 1",
+        rusqlite::params![Timestamp::now().millis(), legacy],
+    )?;
+    // A migration may rebuild a table (SQLite's way to change a foreign
+    // key), which needs foreign keys off; they cannot be switched inside a
+    // transaction, so off around all of them, checked before each commit.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let result = apply_migrations(conn);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    result
+}
+
+fn apply_migrations(conn: &mut Connection) -> StoreResult<()> {
+    for (version, sql) in MIGRATIONS {
         let tx = conn.transaction()?;
+        let applied = tx
+            .prepare("SELECT 1 FROM schema_migrations WHERE version = ?1")?
+            .exists([version])?;
+        if applied {
+            continue;
+        }
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
+        let broken = tx.prepare("PRAGMA foreign_key_check")?.exists([])?;
+        if broken {
+            return Err(StoreError::Internal(format!(
+                "migration {version} leaves rows with broken foreign keys"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, Timestamp::now().millis()],
+        )?;
+        // Kept for tools that read it: the highest number applied.
+        let highest: u32 = tx.query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })?;
+        tx.pragma_update(None, "user_version", highest)?;
         tx.commit()?;
         tracing::info!(version, "applied migration");
     }
@@ -244,6 +296,37 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> StoreResult<Counts> {
         stats::counts(&*self.conn()?)
+    }
+
+    fn users_page(&self, q: &ListQuery) -> StoreResult<Page<User>> {
+        admin::users_page(&*self.conn()?, q)
+    }
+    fn rooms_page(&self, q: &ListQuery) -> StoreResult<Page<Room>> {
+        admin::rooms_page(&*self.conn()?, q)
+    }
+    fn participants_page(&self, room: RoomId, q: &ListQuery) -> StoreResult<Page<Participant>> {
+        admin::participants_page(&*self.conn()?, room, q)
+    }
+    fn messages_page(&self, q: &ListQuery) -> StoreResult<Page<Message>> {
+        admin::messages_page(&*self.conn()?, q)
+    }
+    fn sessions_page(&self, q: &ListQuery) -> StoreResult<Page<Session>> {
+        admin::sessions_page(&*self.conn()?, q)
+    }
+    fn session(&self, id: i64) -> StoreResult<Option<Session>> {
+        admin::session(&*self.conn()?, id)
+    }
+    fn message(&self, message_id: &str) -> StoreResult<Option<Message>> {
+        admin::message(&*self.conn()?, message_id)
+    }
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<User> {
+        admin::update_user(&*self.conn()?, id, patch)
+    }
+    fn delete_user(&self, id: UserId) -> StoreResult<()> {
+        admin::delete_user(&*self.conn()?, id)
+    }
+    fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<()> {
+        rooms::set_role(&*self.conn()?, room, user, role)
     }
 
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {

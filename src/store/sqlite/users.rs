@@ -5,9 +5,9 @@ use crate::model::{NewUser, Timestamp, User, UserId};
 use crate::store::{StoreError, StoreResult, UserListQuery};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-const COLUMNS: &str = "id, login, name, avatar, created_at";
+pub(super) const COLUMNS: &str = "id, login, name, avatar, created_at";
 
-fn from_row(r: &Row) -> rusqlite::Result<User> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         login: r.get(1)?,
