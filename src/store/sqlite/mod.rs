@@ -361,3 +361,41 @@ impl SqliteStore {
         std::sync::Arc::new(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before `schema_migrations` existed (only
+    /// `user_version = 1`) gets the later migrations and keeps its rows; a
+    /// deleted creator leaves the room with no creator.
+    #[test]
+    fn migrates_a_version_1_database() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0].1).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO users (login, password_hash, name, created_at) VALUES ('a', '', 'A', 0);
+                 INSERT INTO rooms (kind, name, public, creator_id, created_at) VALUES ('group', 'r', 0, 1, 0);
+                 INSERT INTO participants (room_id, user_id, role, joined_at) VALUES (1, 1, 'owner', 0);",
+            )
+            .unwrap();
+        }
+        let store =
+            SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
+        assert_eq!(store.room(1).unwrap().unwrap().creator_id, Some(1));
+        store.delete_user(1).unwrap();
+        let room = store.room(1).unwrap().expect("the room stays");
+        assert_eq!(room.creator_id, None);
+        assert!(store.room_members(1).unwrap().is_empty());
+        store.flush_and_stop();
+        drop(store);
+        // Opening again applies nothing twice.
+        let store =
+            SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
+        assert!(store.room(1).unwrap().is_some());
+        store.flush_and_stop();
+    }
+}
