@@ -254,8 +254,20 @@ mod tests {
         let r = resources(&events, 1);
         assert_eq!(r.len(), 7);
         let get = |k| r.iter().find(|(kind, _)| *kind == k).unwrap().1;
-        assert_eq!(get(MessageKind::Image), SentReceived { sent: 1, received: 2 });
-        assert_eq!(get(MessageKind::Link), SentReceived { sent: 1, received: 0 });
+        assert_eq!(
+            get(MessageKind::Image),
+            SentReceived {
+                sent: 1,
+                received: 2
+            }
+        );
+        assert_eq!(
+            get(MessageKind::Link),
+            SentReceived {
+                sent: 1,
+                received: 0
+            }
+        );
         assert_eq!(get(MessageKind::Text), SentReceived::default());
     }
 

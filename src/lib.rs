@@ -10,7 +10,9 @@
 //!   validation. Imports nothing else of ours.
 //! - [`store`] — the `Store` trait and its SQLite implementation: pool and
 //!   pragmas, migrations from `data/migrations`, one file per table group,
-//!   and the group-commit writer thread. All SQL lives here.
+//!   and the group-commit writer thread. All SQL lives here. `store::list`
+//!   is the one list query (condition tree, sort, page over allow-listed
+//!   fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room
 //!   (members, next seq, fan-out), one per connected user (sockets, rooms).
 //!   Actors share the System arbiter thread, so a fan-out from a room to
@@ -24,7 +26,8 @@
 //! - [`net`] — the WebSocket listener; per connection a reader (decode,
 //!   call actors) and a writer task (bounded queue, resume ordering).
 //! - [`http`] — the hyper server, router, request context, one file per
-//!   resource.
+//!   resource; `http/admin/` is the Management API (one file per resource,
+//!   `list.rs` parses page, sort and filters).
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.

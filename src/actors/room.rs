@@ -130,6 +130,16 @@ impl RoomActor {
         }
     }
 
+    /// The role of whoever asks (`None` for the administrator), or NotFound
+    /// when a member asks about a room they are not in, or the room is gone.
+    fn caller_role(&self, by: By) -> Result<Option<Role>, Error> {
+        match by {
+            By::Member(user) => self.role_of(user).map(Some),
+            By::Admin if matches!(self.state, State::Ready) => Ok(None),
+            By::Admin => Err(Error::not_found("room")),
+        }
+    }
+
     /// Sends one item to every online member (except `skip`), without ever
     /// waiting. A member whose mailbox is full is evicted.
     fn fan_out(&mut self, item: &Outgoing, skip: Option<UserId>) {
@@ -425,12 +435,12 @@ impl Handler<AddMember> for RoomActor {
     type Result = ResponseFuture<Result<Message, Error>>;
 
     fn handle(&mut self, msg: AddMember, ctx: &mut Self::Context) -> Self::Result {
-        let check = self.role_of(msg.by).and_then(|role| {
+        let check = self.caller_role(msg.by).and_then(|role| {
             if self.kind == RoomKind::Direct {
                 Err(Error::Conflict(
                     "a direct room always has exactly two participants".into(),
                 ))
-            } else if !role.manages() {
+            } else if role.is_some_and(|r| !r.manages()) {
                 Err(Error::Forbidden(
                     "only the room's owner or admins may add participants".into(),
                 ))
@@ -446,11 +456,14 @@ impl Handler<AddMember> for RoomActor {
         if let Err(e) = check {
             return Box::pin(async { Err(e) });
         }
-        let system =
-            NewMessage::system(format!("user {} was added by user {}", msg.user_id, msg.by));
+        let system = NewMessage::system(format!(
+            "user {} was added by {}",
+            msg.user_id,
+            msg.by.describe()
+        ));
         let op = RoomOp::AddParticipant {
             user_id: msg.user_id,
-            role: Role::Member,
+            role: msg.role,
             system,
         };
         // If the new member is online, have their actor ready for the moment
@@ -477,18 +490,20 @@ impl Handler<RemoveMember> for RoomActor {
     type Result = ResponseFuture<Result<Message, Error>>;
 
     fn handle(&mut self, msg: RemoveMember, ctx: &mut Self::Context) -> Self::Result {
-        let leaving = msg.by == msg.user_id;
-        let check = self.role_of(msg.by).and_then(|role| {
+        let leaving = msg.by == By::Member(msg.user_id);
+        // The administrator may also take the owner out, and a person out of
+        // a direct room (their account is being deleted).
+        let check = self.caller_role(msg.by).and_then(|role| {
             let target = self.members.get(&msg.user_id).copied();
             match target {
                 None => Err(Error::not_found("participant")),
-                Some(_) if self.kind == RoomKind::Direct => Err(Error::Conflict(
+                Some(_) if self.kind == RoomKind::Direct && role.is_some() => Err(Error::Conflict(
                     "a direct room always has exactly two participants; delete it instead".into(),
                 )),
-                Some(Role::Owner) => Err(Error::Conflict(
+                Some(Role::Owner) if role.is_some() => Err(Error::Conflict(
                     "the owner cannot leave or be removed; delete the room instead".into(),
                 )),
-                Some(_) if leaving || role.manages() => Ok(()),
+                Some(_) if leaving || role.is_none_or(|r| r.manages()) => Ok(()),
                 Some(_) => Err(Error::Forbidden(
                     "only the room's owner or admins may remove other participants".into(),
                 )),
@@ -500,7 +515,7 @@ impl Handler<RemoveMember> for RoomActor {
         let text = if leaving {
             format!("user {} left", msg.user_id)
         } else {
-            format!("user {} was removed by user {}", msg.user_id, msg.by)
+            format!("user {} was removed by {}", msg.user_id, msg.by.describe())
         };
         let op = RoomOp::RemoveParticipant {
             user_id: msg.user_id,
@@ -514,8 +529,8 @@ impl Handler<DeleteRoom> for RoomActor {
     type Result = ResponseActFuture<Self, Result<(), Error>>;
 
     fn handle(&mut self, msg: DeleteRoom, _: &mut Self::Context) -> Self::Result {
-        let check = self.role_of(msg.by).and_then(|role| match role {
-            Role::Owner => Ok(()),
+        let check = self.caller_role(msg.by).and_then(|role| match role {
+            None | Some(Role::Owner) => Ok(()),
             _ => Err(Error::Forbidden(
                 "only the room's owner may delete it".into(),
             )),
@@ -544,6 +559,35 @@ impl Handler<DeleteRoom> for RoomActor {
                 room_id: act.room_id,
                 addr: ctx.address(),
             });
+            Ok(())
+        }))
+    }
+}
+
+impl Handler<SetRole> for RoomActor {
+    type Result = ResponseActFuture<Self, Result<(), Error>>;
+
+    /// Stored first, then the members map follows, so what the room
+    /// enforces never runs ahead of what is committed.
+    fn handle(&mut self, msg: SetRole, _: &mut Self::Context) -> Self::Result {
+        let check = self.caller_role(By::Admin).and_then(|_| {
+            if self.members.contains_key(&msg.user_id) {
+                Ok(())
+            } else {
+                Err(Error::not_found("participant"))
+            }
+        });
+        if let Err(e) = check {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let (room_id, user_id, role) = (self.room_id, msg.user_id, msg.role);
+        let store = self.store.clone();
+        let write = async move { store.run(move |s| s.set_role(room_id, user_id, role)).await };
+        Box::pin(write.into_actor(self).map(move |result, act, _| {
+            result?;
+            if let Some(current) = act.members.get_mut(&user_id) {
+                *current = role;
+            }
             Ok(())
         }))
     }

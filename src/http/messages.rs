@@ -1,6 +1,7 @@
 //! A room's messages: post (same path as WebSocket) and history pages.
 
 use super::context::Ctx;
+use super::pagination::Pagination;
 use super::response::Reply;
 use super::users::limit;
 use crate::error::{Error, Result};
@@ -68,22 +69,6 @@ struct HistoryMeta {
     pagination: Option<Pagination>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Pagination {
-    current_page: u64,
-    per_page: u32,
-    total: u64,
-    total_pages: u64,
-    links: Links,
-}
-
-#[derive(Serialize)]
-struct Links {
-    next: Option<String>,
-    previous: Option<String>,
-}
-
 /// GET /api/rooms/{id}/messages?before=SEQ|after=SEQ|lastId=SEQ|page=N&limit=N
 /// — newest first. Seqs are gap-free, so `page` is exact and cheap.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
@@ -120,20 +105,9 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);
     let pagination = match cursor {
-        HistoryCursor::Page(page) => {
-            let total_pages = last_seq.div_ceil(u64::from(limit));
-            let link = |p: u64| format!("/api/rooms/{id}/messages?page={p}&limit={limit}");
-            Some(Pagination {
-                current_page: page,
-                per_page: limit,
-                total: last_seq,
-                total_pages,
-                links: Links {
-                    next: (page < total_pages).then(|| link(page + 1)),
-                    previous: (page > 1).then(|| link(page - 1)),
-                },
-            })
-        }
+        HistoryCursor::Page(page) => Some(Pagination::new(page, limit, last_seq, |p| {
+            format!("/api/rooms/{id}/messages?page={p}&limit={limit}")
+        })),
         _ => None,
     };
     let meta = HistoryMeta {

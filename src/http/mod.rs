@@ -7,6 +7,7 @@ mod context;
 mod files;
 mod health;
 mod messages;
+mod pagination;
 mod phone;
 mod response;
 mod rooms;

@@ -30,6 +30,17 @@ pub enum Route {
     AdminLogin,
     AdminLogout,
     AdminStats,
+    AdminUsers,
+    AdminUser,
+    AdminRooms,
+    AdminRoom,
+    AdminParticipants,
+    AdminParticipant,
+    AdminRoomMessages,
+    AdminMessages,
+    AdminMessage,
+    AdminSessions,
+    AdminSession,
     Files,
     File,
 }
@@ -86,6 +97,53 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/api/admin/stats", Route::AdminStats, &[Method::GET]),
     ("/api/files", Route::Files, &[Method::POST]),
     ("/api/files/{id}", Route::File, &[Method::GET]),
+    (
+        "/api/admin/users",
+        Route::AdminUsers,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/users/{id}",
+        Route::AdminUser,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/rooms",
+        Route::AdminRooms,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/rooms/{id}",
+        Route::AdminRoom,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/rooms/{id}/participants",
+        Route::AdminParticipants,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/rooms/{id}/participants/{userId}",
+        Route::AdminParticipant,
+        &[Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/rooms/{id}/messages",
+        Route::AdminRoomMessages,
+        &[Method::GET],
+    ),
+    ("/api/admin/messages", Route::AdminMessages, &[Method::GET]),
+    (
+        "/api/admin/messages/{messageId}",
+        Route::AdminMessage,
+        &[Method::GET],
+    ),
+    ("/api/admin/sessions", Route::AdminSessions, &[Method::GET]),
+    (
+        "/api/admin/sessions/{id}",
+        Route::AdminSession,
+        &[Method::GET, Method::DELETE],
+    ),
 ];
 
 pub struct Router {
@@ -159,6 +217,26 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminStats, _) => admin::stats::get(ctx).await,
         (Route::Files, _) => files::upload(ctx).await,
         (Route::File, _) => files::download(ctx).await,
+        (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
+        (Route::AdminUsers, _) => admin::users::list(ctx).await,
+        (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,
+        (Route::AdminUser, Method::DELETE) => admin::users::delete(ctx).await,
+        (Route::AdminUser, _) => admin::users::get(ctx).await,
+        (Route::AdminRooms, Method::POST) => admin::rooms::create(ctx).await,
+        (Route::AdminRooms, _) => admin::rooms::list(ctx).await,
+        (Route::AdminRoom, Method::PATCH) => admin::rooms::update(ctx).await,
+        (Route::AdminRoom, Method::DELETE) => admin::rooms::delete(ctx).await,
+        (Route::AdminRoom, _) => admin::rooms::get(ctx).await,
+        (Route::AdminParticipants, Method::POST) => admin::participants::add(ctx).await,
+        (Route::AdminParticipants, _) => admin::participants::list(ctx).await,
+        (Route::AdminParticipant, Method::PATCH) => admin::participants::update(ctx).await,
+        (Route::AdminParticipant, _) => admin::participants::remove(ctx).await,
+        (Route::AdminRoomMessages, _) => admin::messages::list_room(ctx).await,
+        (Route::AdminMessages, _) => admin::messages::list(ctx).await,
+        (Route::AdminMessage, _) => admin::messages::get(ctx).await,
+        (Route::AdminSessions, _) => admin::sessions::list(ctx).await,
+        (Route::AdminSession, Method::DELETE) => admin::sessions::delete(ctx).await,
+        (Route::AdminSession, _) => admin::sessions::get(ctx).await,
     }
 }
 

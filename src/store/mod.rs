@@ -6,13 +6,16 @@
 //! group-commit writer thread, which answers each batch after its
 //! transaction has committed.
 
+pub mod list;
 pub mod sqlite;
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     Counts, FileId, HistoryCursor, Message, NewFile, NewMessage, NewRoom, NewSession, NewUser,
-    Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
+    Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch,
 };
+use list::{ListQuery, Page};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -160,6 +163,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;
+
+    // ---- Management API ----
+    /// Pages of every collection, filtered and sorted as `q` says.
+    fn users_page(&self, q: &ListQuery) -> StoreResult<Page<User>>;
+    fn rooms_page(&self, q: &ListQuery) -> StoreResult<Page<Room>>;
+    fn participants_page(&self, room: RoomId, q: &ListQuery) -> StoreResult<Page<Participant>>;
+    fn messages_page(&self, q: &ListQuery) -> StoreResult<Page<Message>>;
+    fn sessions_page(&self, q: &ListQuery) -> StoreResult<Page<Session>>;
+    fn session(&self, id: i64) -> StoreResult<Option<Session>>;
+    fn message(&self, message_id: &str) -> StoreResult<Option<Message>>;
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<User>;
+    /// Deletes the account with its sessions and memberships; its messages
+    /// stay without a sender.
+    fn delete_user(&self, id: UserId) -> StoreResult<()>;
+    fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<()>;
 
     /// Queues a batch for the group-commit writer. Never blocks: a full
     /// queue is [`StoreError::Busy`].
