@@ -29,6 +29,8 @@ pub struct App {
     /// The Management API's administrator; `None` when no credentials are
     /// configured, and then every admin endpoint is 404.
     pub admin: Option<AdminAuth>,
+    /// Tells the webhook deliverer that a bot's webhook was set or removed.
+    pub webhooks: crate::webhooks::WebhookSignal,
     next_conn_id: AtomicU64,
 }
 
@@ -38,6 +40,7 @@ impl App {
         store: StoreHandle,
         registry: Addr<RegistryActor>,
         shutdown: CancellationToken,
+        webhooks: crate::webhooks::WebhookSignal,
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
@@ -57,6 +60,7 @@ impl App {
             auth_by_ip,
             auth_by_account,
             admin,
+            webhooks,
             next_conn_id: AtomicU64::new(1),
         }
     }

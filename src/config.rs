@@ -61,6 +61,15 @@ pub struct Settings {
     /// Lifetime of an administrator token in seconds [default: 43200, 12 hours]
     #[arg(long, env = "PALAVER_ADMIN_TOKEN_TTL_SECS")]
     pub admin_token_ttl_secs: Option<i64>,
+    /// Wait before the first retry of a failed webhook delivery, in ms; each further failure doubles it (up to an hour) [default: 1000]
+    #[arg(long, env = "PALAVER_WEBHOOK_RETRY_BASE_MS")]
+    pub webhook_retry_base_ms: Option<u64>,
+    /// Attempts per message before a webhook delivery is marked failed [default: 12]
+    #[arg(long, env = "PALAVER_WEBHOOK_MAX_ATTEMPTS")]
+    pub webhook_max_attempts: Option<u32>,
+    /// Time a webhook receiver gets to connect and answer, in ms [default: 10000]
+    #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT_MS")]
+    pub webhook_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -85,6 +94,9 @@ impl Settings {
             admin_username: self.admin_username.or(other.admin_username),
             admin_password: self.admin_password.or(other.admin_password),
             admin_token_ttl_secs: self.admin_token_ttl_secs.or(other.admin_token_ttl_secs),
+            webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
+            webhook_max_attempts: self.webhook_max_attempts.or(other.webhook_max_attempts),
+            webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
         }
     }
 
@@ -117,6 +129,12 @@ pub struct Config {
     /// `None`: the Management API is off (404), never open.
     pub admin: Option<AdminCredentials>,
     pub admin_token_ttl_secs: i64,
+    /// First webhook retry delay (ms); doubled per failure, capped at an hour.
+    pub webhook_retry_base_ms: u64,
+    /// Webhook attempts per message before it is marked failed.
+    pub webhook_max_attempts: u32,
+    /// Connect-and-answer deadline of one webhook request (ms).
+    pub webhook_timeout_ms: u64,
 }
 
 /// The administrator's login. Debug output hides the password, so the
@@ -164,6 +182,9 @@ impl Config {
                 ),
             },
             admin_token_ttl_secs: s.admin_token_ttl_secs.unwrap_or(12 * 3600),
+            webhook_retry_base_ms: s.webhook_retry_base_ms.unwrap_or(1000),
+            webhook_max_attempts: s.webhook_max_attempts.unwrap_or(12),
+            webhook_timeout_ms: s.webhook_timeout_ms.unwrap_or(10_000),
         };
         if let Some(admin) = &config.admin {
             anyhow::ensure!(
@@ -180,6 +201,18 @@ impl Config {
             "admin-token-ttl-secs must be positive"
         );
         anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
+        anyhow::ensure!(
+            config.webhook_retry_base_ms >= 1,
+            "webhook-retry-base-ms must be at least 1"
+        );
+        anyhow::ensure!(
+            config.webhook_max_attempts >= 1,
+            "webhook-max-attempts must be at least 1"
+        );
+        anyhow::ensure!(
+            config.webhook_timeout_ms >= 100,
+            "webhook-timeout-ms must be at least 100"
+        );
         anyhow::ensure!(
             (1..=u32::MAX as u64).contains(&config.resume_limit),
             "resume-limit must be between 1 and {}",

@@ -26,6 +26,9 @@
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource.
 //! - [`service`] — operations both front ends offer (create room, post).
+//! - [`webhooks`] — bots' outgoing webhooks: a task that reads new
+//!   messages after per-(bot, room) cursors and POSTs them, HMAC-signed,
+//!   with retries; room actors nudge it through a bounded channel.
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
 //! - [`error`] — the crate error and the ONE mapping to HTTP statuses,
 //!   error envelopes and WebSocket close codes.
@@ -71,3 +74,4 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod store;
+pub mod webhooks;

@@ -1,8 +1,10 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod bot;
 mod time;
 pub mod validate;
 
+pub use self::bot::*;
 pub use self::time::Timestamp;
 pub use self::validate::FieldError;
 

@@ -2,6 +2,7 @@
 //! chat writes (group commit), and rarely-written tables (users, sessions,
 //! rooms) written through the pool.
 
+mod bots;
 mod messages;
 mod rooms;
 mod sessions;
@@ -10,6 +11,9 @@ mod users;
 mod writer;
 
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
+use crate::model::{
+    AttemptOutcome, Bot, BotPatch, Delivery, NewBot, NewWebhook, WebhookTarget, WebhookWork,
+};
 use crate::model::{
     Counts, HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
     RoomPatch, Seq, Session, Timestamp, User, UserId,
@@ -43,8 +47,13 @@ const READ_POOL_SIZE: u32 = 8;
 /// Writes outside the writer thread are rare and short.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-/// Migrations, in order. `PRAGMA user_version` records the last one applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../../data/migrations/0001_init.sql"))];
+/// Migrations, in increasing order. `PRAGMA user_version` records the last
+/// one applied. Numbers may have gaps: each feature reserves its own, and
+/// they are merged in whatever order they land.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../data/migrations/0001_init.sql")),
+    (3, include_str!("../../../data/migrations/0003_bots.sql")),
+];
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -246,6 +255,56 @@ impl Store for SqliteStore {
         stats::counts(&*self.conn()?)
     }
 
+    fn create_bot(&self, new: &NewBot) -> StoreResult<Bot> {
+        bots::create(&mut *self.conn()?, new)
+    }
+    fn bot(&self, id: UserId) -> StoreResult<Option<Bot>> {
+        bots::by_id(&*self.conn()?, id)
+    }
+    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>> {
+        bots::list(&*self.conn()?, after_id, limit)
+    }
+    fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>> {
+        bots::by_token_hash(&*self.conn()?, hash)
+    }
+    fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot> {
+        bots::update(&*self.conn()?, id, patch)
+    }
+    fn delete_bot(&self, id: UserId) -> StoreResult<()> {
+        bots::delete(&*self.conn()?, id)
+    }
+    fn set_bot_token_hash(&self, id: UserId, hash: &[u8]) -> StoreResult<()> {
+        bots::set_token_hash(&*self.conn()?, id, hash)
+    }
+    fn set_webhook(&self, id: UserId, hook: Option<&NewWebhook>) -> StoreResult<()> {
+        bots::set_webhook(&mut *self.conn()?, id, hook)
+    }
+    fn webhook_bots(&self) -> StoreResult<Vec<UserId>> {
+        bots::with_webhook(&*self.conn()?)
+    }
+    fn webhook_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<WebhookTarget>> {
+        bots::targets(&*self.conn()?, room)
+    }
+    fn webhook_work(&self, target: WebhookTarget, limit: u32) -> StoreResult<Option<WebhookWork>> {
+        bots::work(&*self.conn()?, target, limit)
+    }
+    fn record_attempt(
+        &self,
+        target: WebhookTarget,
+        seq: Seq,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()> {
+        bots::record_attempt(&mut *self.conn()?, target, seq, outcome)
+    }
+    fn deliveries(
+        &self,
+        bot: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        bots::deliveries(&*self.conn()?, bot, before_id, limit)
+    }
+
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
         self.writer.submit(batch)
     }
@@ -276,5 +335,17 @@ fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
 impl SqliteStore {
     pub fn into_arc(self) -> std::sync::Arc<dyn Store> {
         std::sync::Arc::new(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn migrations_are_in_increasing_order() {
+        // `migrate` applies those above `user_version` in table order; a
+        // number out of order would be skipped on upgraded databases.
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }
