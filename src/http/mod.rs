@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod bot;
 mod context;
 mod health;
 mod messages;

@@ -107,7 +107,9 @@ struct PatchRoom {
 }
 
 /// Tells `"name": null` (clear it) from a missing `name` (keep it).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub(super) fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
 

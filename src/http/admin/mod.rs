@@ -5,4 +5,5 @@
 //! [`Ctx::admin`]: super::context::Ctx::admin
 
 pub mod auth;
+pub mod bots;
 pub mod stats;
