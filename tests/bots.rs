@@ -199,7 +199,11 @@ struct Hit {
 /// A webhook receiver on 127.0.0.1:0 that answers with `statuses` in turn,
 /// then 200.
 async fn receiver(statuses: &[u16]) -> (String, mpsc::UnboundedReceiver<Hit>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_at("127.0.0.1:0", statuses).await
+}
+
+async fn receiver_at(addr: &str, statuses: &[u16]) -> (String, mpsc::UnboundedReceiver<Hit>) {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     let statuses = Arc::new(Mutex::new(
@@ -340,32 +344,20 @@ async fn webhooks_are_signed_retried_and_visible_to_the_admin() {
 
     // The admin sees the failed attempt and the counts.
     let admin = api.admin_token().await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = api
-            .get(&format!("/api/admin/bots/{bot}/deliveries"), &admin)
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let (_, details) = api.get(&format!("/api/admin/bots/{bot}"), &admin).await;
-        let list = body["data"].as_array().unwrap();
-        let delivered = details["data"]["deliveries"]["delivered"].as_i64().unwrap();
-        if list.len() == 1 && list[0]["status"] == "delivered" && delivered == 2 {
-            assert_eq!(list[0]["attempts"], 2);
-            assert_eq!(list[0]["seq"], posted["seq"]);
-            assert!(
-                list[0]["lastError"].as_str().unwrap().contains("500"),
-                "{body}"
-            );
-            assert_eq!(details["data"]["webhook"]["url"], url.as_str());
-            assert!(details["data"]["webhook"].get("secret").is_none());
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "deliveries never settled: {body} {details}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (list, details) = wait_for_deliveries(&api, &admin, bot, |list, d| {
+        list.first().is_some_and(|x| x["status"] == "delivered")
+            && d["deliveries"]["delivered"] == 2
+    })
+    .await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["attempts"], 2);
+    assert_eq!(list[0]["seq"], posted["seq"]);
+    assert!(
+        list[0]["lastError"].as_str().unwrap().contains("500"),
+        "{list:?}"
+    );
+    assert_eq!(details["webhook"]["url"], url.as_str());
+    assert!(details["webhook"].get("secret").is_none());
 
     // Removing the webhook stops deliveries.
     let (status, _) = api
@@ -374,4 +366,127 @@ async fn webhooks_are_signed_retried_and_visible_to_the_admin() {
     assert_eq!(status, 200);
     let (_, me) = api.get("/api/bot/me", &token).await;
     assert_eq!(me["data"]["webhook"], Value::Null);
+}
+
+/// Polls the admin's view of a bot until `done` holds for (deliveries,
+/// bot details); fails the test after WAIT.
+async fn wait_for_deliveries(
+    api: &Api,
+    admin: &str,
+    bot: i64,
+    done: impl Fn(&[Value], &Value) -> bool,
+) -> (Vec<Value>, Value) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, list) = api
+            .get(&format!("/api/admin/bots/{bot}/deliveries"), admin)
+            .await;
+        assert_eq!(status, 200, "{list}");
+        let (status, details) = api.get(&format!("/api/admin/bots/{bot}"), admin).await;
+        assert_eq!(status, 200, "{details}");
+        let list = list["data"].as_array().unwrap().clone();
+        let details = details["data"].clone();
+        if done(&list, &details) {
+            return (list, details);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deliveries never settled: {list:?} {details}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_goes_on() {
+    let mut args = ADMIN_ARGS.to_vec();
+    args.extend([
+        "--webhook-retry-base-ms",
+        "20",
+        "--webhook-max-attempts",
+        "2",
+    ]);
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        room,
+        ..
+    } = Pair::start_with(&args).await;
+    let (bot, token) = make_bot(&api, "Hook").await;
+    add_to_room(&api, &alice, room, bot).await;
+    let (url, mut hits) = receiver(&[500, 503]).await;
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/bot/webhook",
+            Some(&token),
+            Some(json!({"url": url})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let lost = api.say(&alice, room, "lost").await;
+    api.say(&alice, room, "kept").await;
+    for expected in ["lost", "lost", "kept"] {
+        let hit = next_hit(&mut hits).await;
+        let body: Value = serde_json::from_slice(&hit.body).unwrap();
+        assert_eq!(body["message"]["content"], expected);
+    }
+    let admin = api.admin_token().await;
+    let (list, details) =
+        wait_for_deliveries(&api, &admin, bot, |_, d| d["deliveries"]["delivered"] == 1).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["status"], "failed");
+    assert_eq!(list[0]["seq"], lost["seq"]);
+    assert_eq!(list[0]["attempts"], 2);
+    assert_eq!(list[0]["nextAttemptAt"], Value::Null);
+    assert!(list[0]["lastError"].as_str().unwrap().contains("503"));
+    assert_eq!(details["deliveries"]["failed"], 1);
+    assert_eq!(details["deliveries"]["retrying"], 0);
+}
+
+#[tokio::test]
+async fn neither_an_outage_nor_a_crash_loses_a_delivery() {
+    let mut args = ADMIN_ARGS.to_vec();
+    args.extend(["--webhook-retry-base-ms", "50"]);
+    let Pair {
+        mut server,
+        api,
+        alice,
+        room,
+        ..
+    } = Pair::start_with(&args).await;
+    let (bot, token) = make_bot(&api, "Hook").await;
+    add_to_room(&api, &alice, room, bot).await;
+    // A port nobody listens on yet: the receiver is down.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/bot/webhook",
+            Some(&token),
+            Some(json!({"url": format!("http://{addr}/hook")})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let secret = body["data"]["secret"].as_str().unwrap().to_owned();
+    let posted = api.say(&alice, room, "while down").await;
+    let admin = api.admin_token().await;
+    wait_for_deliveries(&api, &admin, bot, |list, _| {
+        list.first().is_some_and(|d| d["status"] == "retrying")
+    })
+    .await;
+
+    // Crash, bring the receiver up, restart: the delivery arrives.
+    server.kill();
+    let dir = server.take_dir().unwrap();
+    let (_, mut hits) = receiver_at(&addr.to_string(), &[]).await;
+    let _server = TestServer::start_in(dir.path(), &args);
+    let body = verified(&next_hit(&mut hits).await, &secret);
+    assert_eq!(body["message"]["content"], "while down");
+    assert_eq!(body["message"]["seq"], posted["seq"]);
 }
