@@ -13,6 +13,8 @@ CREATE TABLE bots (
     webhook_secret  TEXT,
     -- When the webhook was set: messages older than this are not delivered.
     webhook_since   INTEGER,
+    -- Messages its receivers accepted, over the bot's lifetime.
+    delivered       INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL
 );
 
@@ -26,7 +28,6 @@ CREATE TABLE webhook_cursors (
     -- The bot's participants.joined_at this cursor belongs to: after a
     -- leave and re-join it starts again at the new join.
     joined_at  INTEGER NOT NULL,
-    delivered  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bot_id, room_id)
 ) WITHOUT ROWID;
 

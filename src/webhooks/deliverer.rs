@@ -6,7 +6,9 @@
 use super::client::{Envelope, WebhookClient};
 use super::WebhookSignal;
 use crate::actors::RoomWatch;
-use crate::model::{AttemptOutcome, Message, Room, RoomId, Timestamp, WebhookTarget, WebhookWork};
+use crate::model::{
+    AttemptOutcome, Message, Room, RoomId, Seq, Timestamp, WebhookTarget, WebhookWork,
+};
 use crate::store::StoreHandle;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -195,45 +197,75 @@ impl Deliverer {
         }
     }
 
-    /// `None` when every message of `work` was handled.
+    /// `None` when every message of `work` was handled. A run of
+    /// successes is recorded with one write, before a failure or at the end.
     async fn send_all(&self, t: WebhookTarget, work: &WebhookWork) -> Option<Instant> {
         let mut failures = work.attempts;
+        // The last delivered seq not yet recorded, and how many lead to it.
+        let mut run: Option<(Seq, u32)> = None;
         for message in &work.messages {
-            let outcome = match self.send(t, work, message).await {
-                Ok(()) => AttemptOutcome::Delivered,
-                Err(error) => {
-                    failures += 1;
-                    if failures >= self.retry.max_attempts {
-                        tracing::warn!(bot = t.bot_id, room = t.room_id, seq = message.seq, %error, "webhook delivery failed for good");
-                        AttemptOutcome::GiveUp { error }
-                    } else {
-                        let delay = self.retry.delay(failures);
-                        tracing::debug!(bot = t.bot_id, room = t.room_id, seq = message.seq, %error, ?delay, "webhook delivery failed; will retry");
-                        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-                        let at = Timestamp(Timestamp::now().millis().saturating_add(delay_ms));
-                        AttemptOutcome::Retry { error, at }
-                    }
+            let error = match self.send(t, work, message).await {
+                Ok(()) => {
+                    run = Some((message.seq, run.map_or(1, |(_, n)| n + 1)));
+                    failures = 0;
+                    continue;
                 }
+                Err(error) => error,
             };
+            if let Some((seq, count)) = run.take() {
+                if let Err(due) = self
+                    .record(t, seq, AttemptOutcome::Delivered { count })
+                    .await
+                {
+                    return Some(due);
+                }
+            }
+            failures += 1;
             let seq = message.seq;
-            let retry_at = match &outcome {
-                AttemptOutcome::Retry { at, .. } => Some(*at),
-                _ => None,
-            };
-            if let Err(e) = self
-                .store
-                .run(move |s| s.record_attempt(t, seq, &outcome))
+            if failures >= self.retry.max_attempts {
+                tracing::warn!(bot = t.bot_id, room = t.room_id, seq, %error, "webhook delivery failed for good");
+                if let Err(due) = self.record(t, seq, AttemptOutcome::GiveUp { error }).await {
+                    return Some(due);
+                }
+                failures = 0;
+                continue;
+            }
+            let delay = self.retry.delay(failures);
+            tracing::debug!(bot = t.bot_id, room = t.room_id, seq, %error, ?delay, "webhook delivery failed; will retry");
+            let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+            let at = Timestamp(Timestamp::now().millis().saturating_add(delay_ms));
+            if let Err(due) = self
+                .record(t, seq, AttemptOutcome::Retry { error, at })
                 .await
             {
-                tracing::error!(bot = t.bot_id, room = t.room_id, error = %e, "webhooks: cannot record an attempt");
-                return Some(Instant::now() + SWEEP_INTERVAL);
+                return Some(due);
             }
-            if let Some(at) = retry_at {
-                return Some(instant_of(at, Timestamp::now()));
-            }
-            failures = 0;
+            return Some(instant_of(at, Timestamp::now()));
         }
-        None
+        match run {
+            Some((seq, count)) => self
+                .record(t, seq, AttemptOutcome::Delivered { count })
+                .await
+                .err(),
+            None => None,
+        }
+    }
+
+    /// Writes an outcome; `Err` with when to try the pair again if the
+    /// store failed (the cursor did not move, so nothing is lost).
+    async fn record(
+        &self,
+        t: WebhookTarget,
+        seq: Seq,
+        outcome: AttemptOutcome,
+    ) -> Result<(), Instant> {
+        self.store
+            .run(move |s| s.record_attempt(t, seq, &outcome))
+            .await
+            .map_err(|e| {
+                tracing::error!(bot = t.bot_id, room = t.room_id, error = %e, "webhooks: cannot record an attempt");
+                Instant::now() + SWEEP_INTERVAL
+            })
     }
 
     async fn send(

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 /// A bot with its webhook and delivery counts, in one statement.
 const SELECT_BOT: &str =
     "SELECT u.id, u.name, u.avatar, u.created_at, b.webhook_url, b.webhook_since,
-        (SELECT COALESCE(SUM(c.delivered), 0) FROM webhook_cursors c WHERE c.bot_id = b.user_id),
+        b.delivered,
         (SELECT count(*) FROM webhook_deliveries d
           WHERE d.bot_id = b.user_id AND d.status = 'retrying'),
         (SELECT count(*) FROM webhook_deliveries d
@@ -253,7 +253,7 @@ pub fn work(conn: &Connection, t: WebhookTarget, limit: u32) -> StoreResult<Opti
             break others;
         }
         // Only the bot's own messages: step over them.
-        move_cursor(conn, t, last, false)?;
+        move_cursor(conn, t, last)?;
         cursor = last;
     };
     let retry: Option<(Seq, u32, Option<i64>)> = conn
@@ -281,17 +281,16 @@ pub fn work(conn: &Connection, t: WebhookTarget, limit: u32) -> StoreResult<Opti
     }))
 }
 
-fn move_cursor(conn: &Connection, t: WebhookTarget, seq: Seq, delivered: bool) -> StoreResult<()> {
+fn move_cursor(conn: &Connection, t: WebhookTarget, seq: Seq) -> StoreResult<()> {
     conn.prepare_cached(
-        "UPDATE webhook_cursors SET seq = ?3, delivered = delivered + ?4
-         WHERE bot_id = ?1 AND room_id = ?2 AND seq < ?3",
+        "UPDATE webhook_cursors SET seq = ?3 WHERE bot_id = ?1 AND room_id = ?2 AND seq < ?3",
     )?
-    .execute(params![t.bot_id, t.room_id, seq, i64::from(delivered)])?;
+    .execute(params![t.bot_id, t.room_id, seq])?;
     Ok(())
 }
 
-/// Records how an attempt to deliver message `seq` to `t` ended. The cursor
-/// moves past it once it is delivered or given up on.
+/// Records how attempts to deliver up to message `seq` to `t` ended. The
+/// cursor moves past it once it is delivered or given up on.
 pub fn record_attempt(
     conn: &mut Connection,
     t: WebhookTarget,
@@ -301,20 +300,23 @@ pub fn record_attempt(
     let now = Timestamp::now().millis();
     let tx = conn.transaction()?;
     let (status, error, next) = match outcome {
-        AttemptOutcome::Delivered => {
+        AttemptOutcome::Delivered { count } => {
+            // Only the first message of a run can have been retrying.
             tx.prepare_cached(
                 "UPDATE webhook_deliveries
                  SET status = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,
                      updated_at = ?4
-                 WHERE bot_id = ?1 AND room_id = ?2 AND seq = ?3 AND status = 'retrying'",
+                 WHERE bot_id = ?1 AND room_id = ?2 AND seq <= ?3 AND status = 'retrying'",
             )?
             .execute(params![t.bot_id, t.room_id, seq, now])?;
-            move_cursor(&tx, t, seq, true)?;
+            tx.prepare_cached("UPDATE bots SET delivered = delivered + ?2 WHERE user_id = ?1")?
+                .execute(params![t.bot_id, count])?;
+            move_cursor(&tx, t, seq)?;
             return Ok(tx.commit()?);
         }
         AttemptOutcome::Retry { error, at } => (DeliveryStatus::Retrying, error, Some(at.millis())),
         AttemptOutcome::GiveUp { error } => {
-            move_cursor(&tx, t, seq, false)?;
+            move_cursor(&tx, t, seq)?;
             (DeliveryStatus::Failed, error, None)
         }
     };
