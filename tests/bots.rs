@@ -476,10 +476,12 @@ async fn neither_an_outage_nor_a_crash_loses_a_delivery() {
     let secret = body["data"]["secret"].as_str().unwrap().to_owned();
     let posted = api.say(&alice, room, "while down").await;
     let admin = api.admin_token().await;
-    wait_for_deliveries(&api, &admin, bot, |list, _| {
+    let (list, _) = wait_for_deliveries(&api, &admin, bot, |list, _| {
         list.first().is_some_and(|d| d["status"] == "retrying")
     })
     .await;
+    let error = list[0]["lastError"].as_str().unwrap();
+    assert!(error.to_lowercase().contains("refused"), "{error}");
 
     // Crash, bring the receiver up, restart: the delivery arrives.
     server.kill();

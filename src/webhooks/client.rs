@@ -72,7 +72,7 @@ impl WebhookClient {
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| SendFailure(format!("no answer within {} ms", self.timeout.as_millis())))?
-            .map_err(|err| SendFailure(format!("request failed: {err}")))?;
+            .map_err(|err| SendFailure(format!("request failed: {}", with_causes(&err))))?;
         let status = response.status();
         // The body is not read: only the status matters, and dropping the
         // response frees the connection.
@@ -85,4 +85,17 @@ impl WebhookClient {
             )))
         }
     }
+}
+
+/// The error and its causes ("client error (Connect): tcp connect error:
+/// Connection refused"): the outer text alone does not say what went wrong.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

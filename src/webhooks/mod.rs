@@ -20,7 +20,6 @@ mod deliverer;
 mod sign;
 
 pub use deliverer::{Deliverer, RetryPolicy};
-pub use sign::signature;
 
 use std::sync::Arc;
 use tokio::sync::Notify;
