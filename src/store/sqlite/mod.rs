@@ -47,9 +47,9 @@ const READ_POOL_SIZE: u32 = 8;
 /// Writes outside the writer thread are rare and short.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-/// Migrations, in increasing order. `PRAGMA user_version` records the last
-/// one applied. Numbers may have gaps: each feature reserves its own, and
-/// they are merged in whatever order they land.
+/// Migrations, in increasing order. Numbers may have gaps: each feature
+/// reserves its own, and they are merged in whatever order they land;
+/// `schema_migrations` records which ones a database has.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../data/migrations/0001_init.sql")),
     (3, include_str!("../../../data/migrations/0003_bots.sql")),
@@ -98,11 +98,49 @@ fn setup_connection(
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    apply_migrations(conn, MIGRATIONS)
+}
+
+/// Applies every migration not yet recorded in `schema_migrations`, in
+/// table order. Recording each one (rather than only the highest number in
+/// `user_version`) means a migration merged after a higher-numbered one
+/// still runs on databases that already have the higher one.
+fn apply_migrations(conn: &mut Connection, migrations: &[(u32, &str)]) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    let recorded: i64 =
+        conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))?;
+    let legacy: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if recorded == 0 && legacy > 0 {
+        // A database from before this table: `user_version` was the last of
+        // a gap-free run, so everything up to it is applied.
+        for (version, _) in migrations.iter().filter(|(v, _)| *v <= legacy) {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, Timestamp::now().millis()],
+            )?;
+        }
+    }
+    for (version, sql) in migrations {
+        let applied = conn
+            .prepare("SELECT 1 FROM schema_migrations WHERE version = ?1")?
+            .exists([version])?;
+        if applied {
+            continue;
+        }
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, Timestamp::now().millis()],
+        )?;
+        // Kept as the highest applied, for tools that read it.
+        let highest = (*version).max(tx.query_row("PRAGMA user_version", [], |r| r.get(0))?);
+        tx.pragma_update(None, "user_version", highest)?;
         tx.commit()?;
         tracing::info!(version, "applied migration");
     }
@@ -340,12 +378,50 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::MIGRATIONS;
+    use super::{apply_migrations, MIGRATIONS};
+    use rusqlite::Connection;
 
     #[test]
     fn migrations_are_in_increasing_order() {
-        // `migrate` applies those above `user_version` in table order; a
-        // number out of order would be skipped on upgraded databases.
         assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn a_migration_merged_late_still_runs() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let (one, two, three) = (
+            (1, "CREATE TABLE t1 (x)"),
+            (2, "CREATE TABLE t2 (x)"),
+            (3, "CREATE TABLE t3 (x)"),
+        );
+        apply_migrations(&mut conn, &[one, three]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t3"]);
+        apply_migrations(&mut conn, &[one, two, three]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t2", "t3"]);
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+    }
+
+    #[test]
+    fn databases_from_before_the_record_keep_their_migrations() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t1 (x); PRAGMA user_version = 1;")
+            .unwrap();
+        apply_migrations(
+            &mut conn,
+            &[(1, "CREATE TABLE t1 (x)"), (3, "CREATE TABLE t3 (x)")],
+        )
+        .unwrap();
+        assert_eq!(tables(&conn), ["t1", "t3"]);
     }
 }
