@@ -37,6 +37,8 @@ pub struct App {
     pub admin: Option<AdminAuth>,
     /// Phone login: code key, SMS queue, code rate limits.
     pub phone: PhoneAuth,
+    /// Tells the webhook deliverer that a bot's webhook was set or removed.
+    pub webhooks: crate::webhooks::WebhookSignal,
     next_conn_id: AtomicU64,
 }
 
@@ -47,6 +49,7 @@ impl App {
         registry: Addr<RegistryActor>,
         shutdown: CancellationToken,
         phone: PhoneAuth,
+        webhooks: crate::webhooks::WebhookSignal,
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
@@ -68,6 +71,7 @@ impl App {
             auth_by_account,
             admin,
             phone,
+            webhooks,
             next_conn_id: AtomicU64::new(1),
         }
     }

@@ -94,6 +94,15 @@ pub struct Settings {
     /// Header sent with every webhook POST, as "Name: value" (e.g. "Authorization: Bearer ...")
     #[arg(long, env = "PALAVER_SMS_WEBHOOK_AUTH_HEADER", hide_env_values = true)]
     pub sms_webhook_auth_header: Option<String>,
+    /// Wait before the first retry of a failed webhook delivery, in ms; each further failure doubles it (up to an hour) [default: 1000]
+    #[arg(long, env = "PALAVER_WEBHOOK_RETRY_BASE_MS")]
+    pub webhook_retry_base_ms: Option<u64>,
+    /// Attempts per message before a webhook delivery is marked failed [default: 12]
+    #[arg(long, env = "PALAVER_WEBHOOK_MAX_ATTEMPTS")]
+    pub webhook_max_attempts: Option<u32>,
+    /// Time a webhook receiver gets to connect and answer, in ms [default: 10000]
+    #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT_MS")]
+    pub webhook_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -139,6 +148,9 @@ impl Settings {
             sms_webhook_auth_header: self
                 .sms_webhook_auth_header
                 .or(other.sms_webhook_auth_header),
+            webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
+            webhook_max_attempts: self.webhook_max_attempts.or(other.webhook_max_attempts),
+            webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
         }
     }
 
@@ -183,6 +195,12 @@ pub struct Config {
     pub code_checks_per_phone_per_minute: u32,
     /// Where SMS go; `None` means the log sender.
     pub sms_webhook: Option<SmsWebhook>,
+    /// First webhook retry delay (ms); doubled per failure, capped at an hour.
+    pub webhook_retry_base_ms: u64,
+    /// Webhook attempts per message before it is marked failed.
+    pub webhook_max_attempts: u32,
+    /// Connect-and-answer deadline of one webhook request (ms).
+    pub webhook_timeout_ms: u64,
 }
 
 /// The administrator's login. Debug output hides the password, so the
@@ -329,6 +347,9 @@ impl Config {
             code_checks_per_ip_per_minute: s.code_checks_per_ip_per_minute.unwrap_or(30),
             code_checks_per_phone_per_minute: s.code_checks_per_phone_per_minute.unwrap_or(10),
             sms_webhook,
+            webhook_retry_base_ms: s.webhook_retry_base_ms.unwrap_or(1000),
+            webhook_max_attempts: s.webhook_max_attempts.unwrap_or(12),
+            webhook_timeout_ms: s.webhook_timeout_ms.unwrap_or(10_000),
         };
         if let Some(admin) = &config.admin {
             anyhow::ensure!(
@@ -357,6 +378,18 @@ impl Config {
             "phone-code-attempts must be at least 1"
         );
         anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
+        anyhow::ensure!(
+            config.webhook_retry_base_ms >= 1,
+            "webhook-retry-base-ms must be at least 1"
+        );
+        anyhow::ensure!(
+            config.webhook_max_attempts >= 1,
+            "webhook-max-attempts must be at least 1"
+        );
+        anyhow::ensure!(
+            config.webhook_timeout_ms >= 100,
+            "webhook-timeout-ms must be at least 100"
+        );
         anyhow::ensure!(
             (1..=u32::MAX as u64).contains(&config.resume_limit),
             "resume-limit must be between 1 and {}",

@@ -33,6 +33,9 @@
 //!   time, the per-day chart, resource counts, noisy and best contacts.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
+//! - [`webhooks`] — bots' outgoing webhooks: a task that reads new
+//!   messages after per-(bot, room) cursors and POSTs them, HMAC-signed,
+//!   with retries; room actors nudge it through a bounded channel.
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest);
 //!   phone login's one-time codes (HMAC'd at rest), the SMS senders (log
@@ -85,3 +88,4 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod store;
+pub mod webhooks;

@@ -5,7 +5,7 @@
 //! in order, stay gap-free, and fan-out follows commit order.
 
 use super::messages::*;
-use super::{ActorLimits, RegistryActor, UserActor};
+use super::{ActorLimits, RegistryActor, RoomWatch, UserActor};
 use crate::error::Error;
 use crate::model::{Message, NewMessage, Role, RoomId, RoomKind, Seq, UserId};
 use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame};
@@ -82,6 +82,12 @@ pub struct RoomActor {
     registry: Addr<RegistryActor>,
     store: StoreHandle,
     limits: ActorLimits,
+    /// Told after each commit that added messages, if a member follows
+    /// this room (a bot with a webhook).
+    watch: RoomWatch,
+    /// Whether a member follows this room, as of a watch generation;
+    /// `None` after a membership change: ask the watch again.
+    followed: Option<(u64, bool)>,
     state: State,
     kind: RoomKind,
     members: HashMap<UserId, Role>,
@@ -103,12 +109,15 @@ impl RoomActor {
         registry: Addr<RegistryActor>,
         store: StoreHandle,
         limits: ActorLimits,
+        watch: RoomWatch,
     ) -> Self {
         RoomActor {
             room_id,
             registry,
             store,
             limits,
+            watch,
+            followed: None,
             state: State::Loading,
             kind: RoomKind::Group,
             members: HashMap::new(),
@@ -266,9 +275,11 @@ impl RoomActor {
                 return;
             }
         };
+        let mut inserted = false;
         for ((after, outcome), responder) in after.into_iter().zip(outcomes).zip(responders) {
             match (&outcome, after) {
                 (OpOutcome::Inserted(m), after) => {
+                    inserted = true;
                     self.next_seq = m.seq + 1;
                     self.apply(after, m);
                 }
@@ -284,6 +295,21 @@ impl RoomActor {
             }
             responder.send(Ok(outcome));
         }
+        if inserted && self.is_followed() {
+            self.watch.nudge(self.room_id);
+        }
+    }
+
+    fn is_followed(&mut self) -> bool {
+        let generation = self.watch.generation();
+        match self.followed {
+            Some((seen, followed)) if seen == generation => followed,
+            _ => {
+                let followed = self.watch.any_follower(self.members.keys());
+                self.followed = Some((generation, followed));
+                followed
+            }
+        }
     }
 
     /// The in-memory side of a committed op, then its broadcast.
@@ -294,6 +320,7 @@ impl RoomActor {
             }
             AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);
+                self.followed = None;
                 if let Some(addr) = self.standby.remove(&user_id) {
                     addr.do_send(JoinedRoom {
                         room_id: self.room_id,
@@ -316,6 +343,7 @@ impl RoomActor {
                 // The removed member hears it too, then stops hearing.
                 self.fan_out_message(&frame, m.seq);
                 self.members.remove(&user_id);
+                self.followed = None;
                 if let Some(addr) = self.online.remove(&user_id) {
                     addr.do_send(LeftRoom {
                         room_id: self.room_id,

@@ -5,18 +5,42 @@ use super::pagination::Pagination;
 use super::response::Reply;
 use super::users::limit;
 use crate::error::{Error, Result};
-use crate::model::{HistoryCursor, Seq};
+use crate::model::{HistoryCursor, RoomId, Seq, UserId};
 use crate::service::{self, MessageRequest};
 use serde::{Deserialize, Serialize};
 
+/// A message as clients post it over REST (users and bots alike).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateMessage {
+pub(super) struct CreateMessage {
     message_id: Option<String>,
     content: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     reply_id: Option<String>,
+}
+
+impl CreateMessage {
+    /// Validates and posts through the room actor: 201 with the message's
+    /// place in history, or 200 for a retry (nothing was created this time).
+    pub(super) async fn post(self, ctx: &Ctx, sender: UserId, room: RoomId) -> Result<Reply> {
+        let message = service::new_message(
+            sender,
+            MessageRequest {
+                message_id: self.message_id,
+                content: self.content,
+                kind: self.kind,
+                reply_id: self.reply_id,
+            },
+        )?;
+        let posted = service::post_message(&ctx.app, room, message).await?;
+        if posted.duplicate {
+            return Ok(Reply::ok(&posted.message));
+        }
+        let seq = posted.message.seq;
+        let location = format!("/api/rooms/{room}/messages?after={}&limit=1", seq - 1);
+        Ok(Reply::created(&posted.message, location))
+    }
 }
 
 /// POST /api/rooms/{id}/messages {messageId?, content, type?, replyId?} —
@@ -26,23 +50,7 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
     let body: CreateMessage = ctx.json()?;
-    let message = service::new_message(
-        me,
-        MessageRequest {
-            message_id: body.message_id,
-            content: body.content,
-            kind: body.kind,
-            reply_id: body.reply_id,
-        },
-    )?;
-    let posted = service::post_message(&ctx.app, id, message).await?;
-    if posted.duplicate {
-        // A retry: nothing was created this time.
-        return Ok(Reply::ok(&posted.message));
-    }
-    let seq = posted.message.seq;
-    let location = format!("/api/rooms/{id}/messages?after={}&limit=1", seq - 1);
-    Ok(Reply::created(&posted.message, location))
+    body.post(&ctx, me, id).await
 }
 
 #[derive(Deserialize)]

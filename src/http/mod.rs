@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod bot;
 mod context;
 mod files;
 mod health;

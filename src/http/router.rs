@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, files, health, messages, phone, rooms, sessions, users};
+use super::{admin, auth, bot, files, health, messages, phone, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -30,6 +30,15 @@ pub enum Route {
     AdminLogin,
     AdminLogout,
     AdminStats,
+    AdminBots,
+    AdminBot,
+    AdminBotToken,
+    AdminBotWebhook,
+    AdminBotDeliveries,
+    BotMe,
+    BotRooms,
+    BotMessages,
+    BotWebhook,
     AdminUsers,
     AdminUser,
     AdminRooms,
@@ -144,6 +153,39 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::AdminSession,
         &[Method::GET, Method::DELETE],
     ),
+    (
+        "/api/admin/bots",
+        Route::AdminBots,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/bots/{id}",
+        Route::AdminBot,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/bots/{id}/token",
+        Route::AdminBotToken,
+        &[Method::POST],
+    ),
+    (
+        "/api/admin/bots/{id}/webhook",
+        Route::AdminBotWebhook,
+        &[Method::PUT, Method::DELETE],
+    ),
+    (
+        "/api/admin/bots/{id}/deliveries",
+        Route::AdminBotDeliveries,
+        &[Method::GET],
+    ),
+    ("/api/bot/me", Route::BotMe, &[Method::GET]),
+    ("/api/bot/rooms", Route::BotRooms, &[Method::GET]),
+    ("/api/bot/messages", Route::BotMessages, &[Method::POST]),
+    (
+        "/api/bot/webhook",
+        Route::BotWebhook,
+        &[Method::PUT, Method::DELETE],
+    ),
 ];
 
 pub struct Router {
@@ -237,6 +279,20 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminSessions, _) => admin::sessions::list(ctx).await,
         (Route::AdminSession, Method::DELETE) => admin::sessions::delete(ctx).await,
         (Route::AdminSession, _) => admin::sessions::get(ctx).await,
+        (Route::AdminBots, Method::POST) => admin::bots::create(ctx).await,
+        (Route::AdminBots, _) => admin::bots::list(ctx).await,
+        (Route::AdminBot, Method::PATCH) => admin::bots::update(ctx).await,
+        (Route::AdminBot, Method::DELETE) => admin::bots::delete(ctx).await,
+        (Route::AdminBot, _) => admin::bots::get(ctx).await,
+        (Route::AdminBotToken, _) => admin::bots::rotate_token(ctx).await,
+        (Route::AdminBotWebhook, Method::PUT) => admin::bots::put_webhook(ctx).await,
+        (Route::AdminBotWebhook, _) => admin::bots::delete_webhook(ctx).await,
+        (Route::AdminBotDeliveries, _) => admin::bots::deliveries(ctx).await,
+        (Route::BotMe, _) => bot::me(ctx).await,
+        (Route::BotRooms, _) => bot::rooms(ctx).await,
+        (Route::BotMessages, _) => bot::post(ctx).await,
+        (Route::BotWebhook, Method::PUT) => bot::put_webhook(ctx).await,
+        (Route::BotWebhook, _) => bot::delete_webhook(ctx).await,
     }
 }
 

@@ -1,11 +1,13 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod bot;
 mod contact;
 mod file;
 pub mod phone;
 mod time;
 pub mod validate;
 
+pub use self::bot::*;
 pub use self::contact::{Contact, ContactActivity, ConversationEvent};
 pub use self::file::{FileId, NewFile, StoredFile};
 pub use self::time::Timestamp;

@@ -11,9 +11,10 @@ pub mod sqlite;
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
-    Counts, FileId, HistoryCursor, Message, NewFile, NewMessage, NewRoom, NewSession, NewUser,
-    Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp,
-    User, UserId, UserPatch,
+    AttemptOutcome, Bot, BotPatch, Counts, Delivery, FileId, HistoryCursor, Message, NewBot,
+    NewFile, NewMessage, NewRoom, NewSession, NewUser, NewWebhook, Participant, Role, Room,
+    RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch,
+    WebhookTarget, WebhookWork,
 };
 use list::{ListQuery, Page};
 use std::sync::Arc;
@@ -178,6 +179,41 @@ pub trait Store: Send + Sync + 'static {
     /// stay without a sender.
     fn delete_user(&self, id: UserId) -> StoreResult<()>;
     fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<()>;
+    // ---- bots (Messaging API) and their webhooks ----
+
+    /// Creates the bot's user row and its bot row together.
+    fn create_bot(&self, new: &NewBot) -> StoreResult<Bot>;
+    fn bot(&self, id: UserId) -> StoreResult<Option<Bot>>;
+    /// Bots by id after `after_id`, at most `limit`.
+    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>>;
+    /// The bot whose token hashes to `hash`.
+    fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>>;
+    fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot>;
+    fn delete_bot(&self, id: UserId) -> StoreResult<()>;
+    /// Replaces the token hash: the old token stops working at once.
+    fn set_bot_token_hash(&self, id: UserId, hash: &[u8]) -> StoreResult<()>;
+    /// Sets (`Some`) or removes (`None`) the bot's webhook.
+    fn set_webhook(&self, id: UserId, hook: Option<&NewWebhook>) -> StoreResult<()>;
+    /// The bots that have a webhook.
+    fn webhook_bots(&self) -> StoreResult<Vec<UserId>>;
+    /// (bot, room) pairs with a webhook, all or those of one room.
+    fn webhook_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<WebhookTarget>>;
+    /// What to deliver next for one pair; `None`: nothing to do any more.
+    fn webhook_work(&self, target: WebhookTarget, limit: u32) -> StoreResult<Option<WebhookWork>>;
+    /// How an attempt to deliver message `seq` ended.
+    fn record_attempt(
+        &self,
+        target: WebhookTarget,
+        seq: Seq,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()>;
+    /// The bot's deliveries that failed at least once, newest first.
+    fn deliveries(
+        &self,
+        bot: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
 
     /// Queues a batch for the group-commit writer. Never blocks: a full
     /// queue is [`StoreError::Busy`].

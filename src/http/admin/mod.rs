@@ -6,6 +6,7 @@
 //! [`Ctx::admin`]: super::context::Ctx::admin
 
 pub mod auth;
+pub mod bots;
 pub mod list;
 pub mod messages;
 pub mod participants;

@@ -3,6 +3,7 @@
 //! rooms) written through the pool.
 
 mod admin;
+mod bots;
 mod files;
 mod list;
 mod messages;
@@ -18,9 +19,10 @@ use super::list::{ListQuery, Page};
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
-    Counts, FileId, HistoryCursor, Message, NewFile, NewRoom, NewSession, NewUser, Participant,
-    Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
-    UserPatch,
+    AttemptOutcome, Bot, BotPatch, Counts, Delivery, FileId, HistoryCursor, Message, NewBot,
+    NewFile, NewRoom, NewSession, NewUser, NewWebhook, Participant, Role, Room, RoomDetails,
+    RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
+    WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -58,6 +60,7 @@ const BUSY_TIMEOUT_MS: u32 = 5_000;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../data/migrations/0001_init.sql")),
     (2, include_str!("../../../data/migrations/0002_phone.sql")),
+    (3, include_str!("../../../data/migrations/0003_bots.sql")),
     (5, include_str!("../../../data/migrations/0005_admin.sql")),
     (6, include_str!("../../../data/migrations/0006_files.sql")),
 ];
@@ -123,13 +126,15 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     // key), which needs foreign keys off; they cannot be switched inside a
     // transaction, so off around all of them, checked before each commit.
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-    let result = apply_migrations(conn);
+    let result = apply_migrations(conn, MIGRATIONS);
     conn.execute_batch("PRAGMA foreign_keys = ON")?;
     result
 }
 
-fn apply_migrations(conn: &mut Connection) -> StoreResult<()> {
-    for (version, sql) in MIGRATIONS {
+/// Applies every migration of `migrations` not yet recorded in
+/// `schema_migrations`, in list order.
+fn apply_migrations(conn: &mut Connection, migrations: &[(u32, &str)]) -> StoreResult<()> {
+    for (version, sql) in migrations {
         let tx = conn.transaction()?;
         let applied = tx
             .prepare("SELECT 1 FROM schema_migrations WHERE version = ?1")?
@@ -343,6 +348,56 @@ impl Store for SqliteStore {
         rooms::set_role(&*self.conn()?, room, user, role)
     }
 
+    fn create_bot(&self, new: &NewBot) -> StoreResult<Bot> {
+        bots::create(&mut *self.conn()?, new)
+    }
+    fn bot(&self, id: UserId) -> StoreResult<Option<Bot>> {
+        bots::by_id(&*self.conn()?, id)
+    }
+    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>> {
+        bots::list(&*self.conn()?, after_id, limit)
+    }
+    fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>> {
+        bots::by_token_hash(&*self.conn()?, hash)
+    }
+    fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot> {
+        bots::update(&*self.conn()?, id, patch)
+    }
+    fn delete_bot(&self, id: UserId) -> StoreResult<()> {
+        bots::delete(&*self.conn()?, id)
+    }
+    fn set_bot_token_hash(&self, id: UserId, hash: &[u8]) -> StoreResult<()> {
+        bots::set_token_hash(&*self.conn()?, id, hash)
+    }
+    fn set_webhook(&self, id: UserId, hook: Option<&NewWebhook>) -> StoreResult<()> {
+        bots::set_webhook(&mut *self.conn()?, id, hook)
+    }
+    fn webhook_bots(&self) -> StoreResult<Vec<UserId>> {
+        bots::with_webhook(&*self.conn()?)
+    }
+    fn webhook_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<WebhookTarget>> {
+        bots::targets(&*self.conn()?, room)
+    }
+    fn webhook_work(&self, target: WebhookTarget, limit: u32) -> StoreResult<Option<WebhookWork>> {
+        bots::work(&*self.conn()?, target, limit)
+    }
+    fn record_attempt(
+        &self,
+        target: WebhookTarget,
+        seq: Seq,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()> {
+        bots::record_attempt(&mut *self.conn()?, target, seq, outcome)
+    }
+    fn deliveries(
+        &self,
+        bot: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        bots::deliveries(&*self.conn()?, bot, before_id, limit)
+    }
+
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
         self.writer.submit(batch)
     }
@@ -452,5 +507,35 @@ mod tests {
             SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
         assert!(store.room(1).unwrap().is_some());
         store.flush_and_stop();
+    }
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't_' ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn a_migration_merged_late_still_runs() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        let (one, two, three) = (
+            (1, "CREATE TABLE t1 (x)"),
+            (2, "CREATE TABLE t2 (x)"),
+            (3, "CREATE TABLE t3 (x)"),
+        );
+        apply_migrations(&mut conn, &[one, three]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t3"]);
+        apply_migrations(&mut conn, &[one, two, three]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t2", "t3"]);
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
     }
 }
