@@ -20,7 +20,8 @@ use serde::Serialize;
 pub const CONVERSATION_GAP_MS: i64 = 5 * 60 * 1000;
 /// Time credited for the first message of a conversation.
 pub const FIRST_MESSAGE_MS: i64 = 60 * 1000;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// One UTC day.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The resource types a client can send, as analysis reports them.
 pub const RESOURCE_KINDS: [MessageKind; 7] = [

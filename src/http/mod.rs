@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod bot;
+mod contacts;
 mod context;
 mod files;
 mod health;

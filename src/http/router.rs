@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, bot, files, health, messages, phone, rooms, sessions, users};
+use super::{admin, auth, bot, contacts, files, health, messages, phone, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -52,6 +52,11 @@ pub enum Route {
     AdminSession,
     Files,
     File,
+    Contacts,
+    NoisyContacts,
+    BestContacts,
+    ContactAnalysis,
+    ContactChart,
 }
 
 impl Route {
@@ -105,6 +110,23 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ),
     ("/api/admin/stats", Route::AdminStats, &[Method::GET]),
     ("/api/files", Route::Files, &[Method::POST]),
+    (
+        "/api/contacts",
+        Route::Contacts,
+        &[Method::GET, Method::POST],
+    ),
+    ("/api/contacts/noisy", Route::NoisyContacts, &[Method::GET]),
+    ("/api/contacts/best", Route::BestContacts, &[Method::GET]),
+    (
+        "/api/contacts/{id}/analysis",
+        Route::ContactAnalysis,
+        &[Method::GET],
+    ),
+    (
+        "/api/contacts/{id}/chart",
+        Route::ContactChart,
+        &[Method::GET],
+    ),
     ("/api/files/{id}", Route::File, &[Method::GET]),
     (
         "/api/admin/users",
@@ -259,6 +281,12 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminStats, _) => admin::stats::get(ctx).await,
         (Route::Files, _) => files::upload(ctx).await,
         (Route::File, _) => files::download(ctx).await,
+        (Route::Contacts, Method::POST) => contacts::add(ctx).await,
+        (Route::Contacts, _) => contacts::list(ctx).await,
+        (Route::NoisyContacts, _) => contacts::noisy(ctx).await,
+        (Route::BestContacts, _) => contacts::best(ctx).await,
+        (Route::ContactAnalysis, _) => contacts::analysis(ctx).await,
+        (Route::ContactChart, _) => contacts::chart(ctx).await,
         (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
         (Route::AdminUsers, _) => admin::users::list(ctx).await,
         (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,

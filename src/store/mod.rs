@@ -11,10 +11,10 @@ pub mod sqlite;
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, Counts, Delivery, FileId, HistoryCursor, Message, NewBot,
-    NewFile, NewMessage, NewRoom, NewSession, NewUser, NewWebhook, Participant, Role, Room,
-    RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch,
-    WebhookTarget, WebhookWork,
+    AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
+    FileId, HistoryCursor, Message, NewBot, NewFile, NewMessage, NewRoom, NewSession, NewUser,
+    NewWebhook, Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile,
+    Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use list::{ListQuery, Page};
 use std::sync::Arc;
@@ -161,6 +161,28 @@ pub trait Store: Send + Sync + 'static {
     fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)>;
     /// The file, if `reader` may read it.
     fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>>;
+
+    // ---- contacts and their analysis ----
+    /// Adds the users among `phones` (E.164) to `owner`'s contacts; per
+    /// number in order, the user it belongs to.
+    fn add_contacts_by_phone(
+        &self,
+        owner: UserId,
+        phones: &[String],
+    ) -> StoreResult<Vec<(String, Option<User>)>>;
+    /// A page of `owner`'s contacts by id, and their total number.
+    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)>;
+    /// One of `owner`'s contacts; `None` for anyone else.
+    fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>>;
+    /// Every contact with the messages exchanged in the direct room.
+    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>>;
+    /// The direct room's messages since `since`, oldest first, no system ones.
+    fn conversation(
+        &self,
+        owner: UserId,
+        contact: UserId,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<ConversationEvent>>;
 
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;

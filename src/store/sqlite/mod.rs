@@ -4,6 +4,7 @@
 
 mod admin;
 mod bots;
+mod contacts;
 mod files;
 mod list;
 mod messages;
@@ -19,10 +20,10 @@ use super::list::{ListQuery, Page};
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, Counts, Delivery, FileId, HistoryCursor, Message, NewBot,
-    NewFile, NewRoom, NewSession, NewUser, NewWebhook, Participant, Role, Room, RoomDetails,
-    RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
-    WebhookWork,
+    AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
+    FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewSession, NewUser, NewWebhook,
+    Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -63,6 +64,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../../../data/migrations/0003_bots.sql")),
     (5, include_str!("../../../data/migrations/0005_admin.sql")),
     (6, include_str!("../../../data/migrations/0006_files.sql")),
+    (
+        8,
+        include_str!("../../../data/migrations/0008_contacts.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -311,6 +316,31 @@ impl Store for SqliteStore {
     }
     fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>> {
         files::readable_by(&*self.conn()?, id, reader)
+    }
+
+    fn add_contacts_by_phone(
+        &self,
+        owner: UserId,
+        phones: &[String],
+    ) -> StoreResult<Vec<(String, Option<User>)>> {
+        contacts::add_by_phone(&mut *self.conn()?, owner, phones)
+    }
+    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)> {
+        contacts::page(&*self.conn()?, owner, offset, limit)
+    }
+    fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>> {
+        contacts::one(&*self.conn()?, owner, contact)
+    }
+    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>> {
+        contacts::activity(&*self.conn()?, owner)
+    }
+    fn conversation(
+        &self,
+        owner: UserId,
+        contact: UserId,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<ConversationEvent>> {
+        contacts::conversation(&*self.conn()?, owner, contact, since)
     }
 
     fn counts(&self) -> StoreResult<Counts> {
