@@ -25,6 +25,9 @@ pub struct App {
     /// Image variants (decode, scale, encode) take one core each while
     /// they run; at most one per core, like password hashes.
     pub image_work: Semaphore,
+    /// The time scheduled and disappearing messages, auto-seen periods and
+    /// online time run on.
+    pub clock: std::sync::Arc<crate::clock::Clock>,
     /// Uploaded files on disk.
     pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
@@ -58,6 +61,7 @@ impl App {
             .clone()
             .map(|credentials| AdminAuth::new(credentials, config.admin_token_ttl_secs));
         let blobs = crate::files::Blobs::new(&config.data_dir);
+        let clock = std::sync::Arc::new(crate::clock::Clock::new(config.test_clock));
         App {
             config,
             store,
@@ -66,6 +70,7 @@ impl App {
             password_work: Semaphore::new(cores()),
             image_work: Semaphore::new(cores()),
             blobs,
+            clock,
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,

@@ -51,6 +51,16 @@ pub struct Settings {
     /// WebSocket actions allowed per connection per second (bursts of twice that); 0 = no limit [default: 100]
     #[arg(long, env = "PALAVER_WS_ACTIONS_PER_SEC")]
     pub ws_actions_per_sec: Option<u32>,
+    /// For tests only: lets clients move the server's automation clock
+    /// forward with POST /api/test/clock. Never on a real server.
+    #[arg(
+        long,
+        env = "PALAVER_TEST_CLOCK",
+        hide = true,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub test_clock: Option<bool>,
     /// Largest uploaded file in bytes [default: 26214400, 25 MiB]
     #[arg(long, env = "PALAVER_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
@@ -124,6 +134,7 @@ impl Settings {
                 .auth_per_account_per_minute
                 .or(other.auth_per_account_per_minute),
             ws_actions_per_sec: self.ws_actions_per_sec.or(other.ws_actions_per_sec),
+            test_clock: self.test_clock.or(other.test_clock),
             max_upload_bytes: self.max_upload_bytes.or(other.max_upload_bytes),
             admin_username: self.admin_username.or(other.admin_username),
             admin_password: self.admin_password.or(other.admin_password),
@@ -181,6 +192,8 @@ pub struct Config {
     /// 0 means no limit.
     pub ws_actions_per_sec: u32,
     pub max_upload_bytes: u64,
+    /// Whether `POST /api/test/clock` may move the automation clock.
+    pub test_clock: bool,
     /// `None`: the Management API is off (404), never open.
     pub admin: Option<AdminCredentials>,
     pub admin_token_ttl_secs: i64,
@@ -332,6 +345,7 @@ impl Config {
             auth_per_account_per_minute: s.auth_per_account_per_minute.unwrap_or(10),
             ws_actions_per_sec: s.ws_actions_per_sec.unwrap_or(100),
             max_upload_bytes: s.max_upload_bytes.unwrap_or(25 * 1024 * 1024),
+            test_clock: s.test_clock.unwrap_or(false),
             admin: match (s.admin_username, s.admin_password) {
                 (Some(username), Some(password)) => Some(AdminCredentials { username, password }),
                 (None, None) => None,

@@ -31,6 +31,8 @@
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.
+//! - [`clock`] — the time automation runs on: the system clock, which a
+//!   server started with `--test-clock` lets tests move forward.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
 //! - [`webhooks`] — bots' outgoing webhooks: a task that reads new
@@ -76,6 +78,7 @@ pub mod actors;
 pub mod analytics;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod files;

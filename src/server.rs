@@ -132,6 +132,9 @@ pub async fn run(
     ));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
+    if app.clock.is_adjustable() {
+        tracing::warn!("--test-clock is on: any client may move the automation clock; never use it on a real server");
+    }
     tracing::info!(%http_addr, %ws_addr, data_dir = %app.config.data_dir.display(), "palaver ready");
     ready(http_addr, ws_addr);
 

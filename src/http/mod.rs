@@ -15,6 +15,7 @@ mod response;
 mod rooms;
 mod router;
 mod sessions;
+mod test_clock;
 mod users;
 
 use crate::app::App;

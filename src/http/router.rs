@@ -3,7 +3,9 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, bot, contacts, files, health, messages, phone, rooms, sessions, users};
+use super::{
+    admin, auth, bot, contacts, files, health, messages, phone, rooms, sessions, test_clock, users,
+};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -57,6 +59,7 @@ pub enum Route {
     BestContacts,
     ContactAnalysis,
     ContactChart,
+    TestClock,
 }
 
 impl Route {
@@ -127,6 +130,7 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::ContactChart,
         &[Method::GET],
     ),
+    ("/api/test/clock", Route::TestClock, &[Method::POST]),
     ("/api/files/{id}", Route::File, &[Method::GET]),
     (
         "/api/admin/users",
@@ -287,6 +291,7 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::BestContacts, _) => contacts::best(ctx).await,
         (Route::ContactAnalysis, _) => contacts::analysis(ctx).await,
         (Route::ContactChart, _) => contacts::chart(ctx).await,
+        (Route::TestClock, _) => test_clock::advance(ctx).await,
         (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
         (Route::AdminUsers, _) => admin::users::list(ctx).await,
         (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,
