@@ -2,16 +2,19 @@
 //! chat writes (group commit), and rarely-written tables (users, sessions,
 //! rooms) written through the pool.
 
+mod changes;
 mod messages;
+mod reactions;
 mod rooms;
+mod search;
 mod sessions;
 mod users;
 mod writer;
 
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::{
-    HistoryCursor, Message, NewRoom, NewSession, NewUser, Role, Room, RoomDetails, RoomId,
-    RoomPatch, Seq, Session, Timestamp, User, UserId,
+    HistoryCursor, Message, NewRoom, NewSession, NewUser, Rev, Role, Room, RoomDetails, RoomId,
+    RoomPatch, SearchHit, SearchQuery, Seq, Session, Timestamp, User, UserId,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -42,8 +45,16 @@ const READ_POOL_SIZE: u32 = 8;
 /// Writes outside the writer thread are rare and short.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-/// Migrations, in order. `PRAGMA user_version` records the last one applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../../data/migrations/0001_init.sql"))];
+/// Migrations, in ascending order of their number; numbers may have gaps
+/// (each feature reserves its own). `PRAGMA user_version` records the last
+/// one applied, and every higher one runs.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../data/migrations/0001_init.sql")),
+    (
+        4,
+        include_str!("../../../data/migrations/0004_messages.sql"),
+    ),
+];
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -211,13 +222,16 @@ impl Store for SqliteStore {
     fn last_seq(&self, room: RoomId) -> StoreResult<Seq> {
         messages::last_seq(&*self.conn()?, room)
     }
+    fn last_rev(&self, room: RoomId) -> StoreResult<Rev> {
+        messages::last_rev(&*self.conn()?, room)
+    }
     fn history(
         &self,
         room: RoomId,
         cursor: HistoryCursor,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        messages::history(&*self.conn()?, room, cursor, limit)
+        messages::history(&*self.conn()?, room, cursor, limit, None)
     }
     fn member_history(
         &self,
@@ -233,12 +247,34 @@ impl Store for SqliteStore {
         if rooms::member_role(&conn, room, user)?.is_none() {
             return Ok(None);
         }
-        let page = messages::history(&conn, room, cursor, limit)?;
+        let page = messages::history(&conn, room, cursor, limit, Some(user))?;
         let last = messages::last_seq(&conn, room)?;
         Ok(Some((page, last)))
     }
-    fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
-        messages::after(&*self.conn()?, room, after, limit)
+    fn messages_after(
+        &self,
+        room: RoomId,
+        after: Seq,
+        limit: u32,
+        viewer: UserId,
+    ) -> StoreResult<Vec<Message>> {
+        messages::after(&*self.conn()?, room, after, limit, viewer)
+    }
+    fn changed_after(
+        &self,
+        room: RoomId,
+        after: Rev,
+        upto: Seq,
+        limit: u32,
+        viewer: UserId,
+    ) -> StoreResult<Vec<Message>> {
+        messages::changed_after(&*self.conn()?, room, after, upto, limit, viewer)
+    }
+    fn readable_message(&self, message_id: &str, user: UserId) -> StoreResult<Option<Message>> {
+        messages::readable(&*self.conn()?, message_id, user)
+    }
+    fn search(&self, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>, u64)> {
+        search::search(&*self.conn()?, q)
     }
 
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
@@ -271,5 +307,13 @@ fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
 impl SqliteStore {
     pub fn into_arc(self) -> std::sync::Arc<dyn Store> {
         std::sync::Arc::new(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_ascend() {
+        assert!(super::MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

@@ -3,8 +3,8 @@
 //! commits, and only then answers each batch — so an ack always means
 //! "durable", and a burst of messages costs one fsync instead of one each.
 
-use super::{messages, rooms};
-use crate::model::Seq;
+use super::{changes, messages, rooms};
+use crate::model::{Rev, Seq};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreError, StoreResult};
 use rusqlite::{Connection, TransactionBehavior};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -144,6 +144,7 @@ fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<Ba
 fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome>> {
     let room = batch.room_id;
     let mut seq: Seq = batch.next_seq;
+    let mut rev: Rev = batch.next_rev;
     let mut outcomes = Vec::with_capacity(batch.ops.len());
     for op in batch.ops {
         let step = match op {
@@ -176,6 +177,13 @@ fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome
             RoomOp::MarkRead { user_id, seq: read } => {
                 rooms::mark_read(conn, room, user_id, read).map(|()| OpOutcome::Done)
             }
+            RoomOp::Change {
+                message_id,
+                user_id,
+                change,
+                at,
+            } => changes::apply(conn, room, rev, user_id, &message_id, change, at)
+                .map(OpOutcome::Changed),
         };
         let outcome = match step {
             Ok(outcome) => outcome,
@@ -183,8 +191,10 @@ fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome
             Err(StoreError::Internal(e)) => return Err(StoreError::Internal(e)),
             Err(e) => OpOutcome::Failed(e),
         };
-        if matches!(outcome, OpOutcome::Inserted(_)) {
-            seq += 1;
+        match &outcome {
+            OpOutcome::Inserted(_) => seq += 1,
+            OpOutcome::Changed(c) if c.changed => rev += 1,
+            _ => {}
         }
         outcomes.push(outcome);
     }

@@ -1,0 +1,61 @@
+-- Rich messaging: edits, deletes (tombstones), reactions, forwards, and
+-- full-text search.
+
+-- `rev` is the room's change counter: every edit, delete or reaction change
+-- gives the message the room's next rev, so a client that was away can ask
+-- for "everything changed after rev R". New messages keep rev 0 until they
+-- change, which keeps the partial index below off the insert path.
+ALTER TABLE messages ADD COLUMN edited_at  INTEGER;
+ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+ALTER TABLE messages ADD COLUMN forward_of BLOB;
+ALTER TABLE messages ADD COLUMN rev        INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_changed ON messages(room_id, rev) WHERE rev > 0;
+
+-- One row per (message, emoji, user). Keyed by the message's (room_id, seq)
+-- so a history page's reactions are one range scan.
+CREATE TABLE reactions (
+    room_id    INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    emoji      TEXT    NOT NULL,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, seq, emoji, user_id),
+    FOREIGN KEY (room_id, seq) REFERENCES messages(room_id, seq) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+-- The search index. `messages` is WITHOUT ROWID (clustered by room and seq),
+-- so it cannot be an external-content table; the index keeps its own copy of
+-- the text (which snippet() needs) under rowid = room_id << 32 | seq, which
+-- maps an index row back to its message and makes a room a rowid range.
+-- Seqs stay below 2^32 per room.
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+-- Triggers keep the index in the writer's own transaction: a message is
+-- searchable exactly when it is committed, and never after its delete.
+-- System messages are not searchable.
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN new.kind <> 'system' AND new.deleted_at IS NULL
+BEGIN
+    INSERT INTO messages_fts(rowid, content)
+    VALUES ((new.room_id << 32) | new.seq, new.content);
+END;
+
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, deleted_at ON messages
+WHEN new.kind <> 'system'
+BEGIN
+    DELETE FROM messages_fts WHERE rowid = (old.room_id << 32) | old.seq;
+    INSERT INTO messages_fts(rowid, content)
+    SELECT (new.room_id << 32) | new.seq, new.content WHERE new.deleted_at IS NULL;
+END;
+
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.kind <> 'system'
+BEGIN
+    DELETE FROM messages_fts WHERE rowid = (old.room_id << 32) | old.seq;
+END;
+
+INSERT INTO messages_fts(rowid, content)
+SELECT (room_id << 32) | seq, content FROM messages WHERE kind <> 'system';
