@@ -126,6 +126,13 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         setup_connection(&conn, durability, ConnRole::Writer)?;
         migrate(&mut conn)?;
+        let indexed = search::recover(&mut conn)?;
+        if indexed > 0 {
+            tracing::info!(
+                messages = indexed,
+                "indexed messages left unindexed by the last run"
+            );
+        }
 
         let manager = SqliteConnectionManager::file(&path)
             .with_init(move |c| setup_connection(c, durability, ConnRole::Reader));
@@ -274,6 +281,12 @@ impl Store for SqliteStore {
         messages::readable(&*self.conn()?, message_id, user)
     }
     fn search(&self, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>, u64)> {
+        // Read your writes: everything acked before the search is found.
+        // A writer too busy to answer leaves the search a moment behind.
+        match self.writer.sync_index() {
+            Ok(()) | Err(StoreError::Busy) => {}
+            Err(e) => return Err(e),
+        }
         search::search(&*self.conn()?, q)
     }
 

@@ -4,9 +4,10 @@
 
 use super::messages::{from_row, COLUMNS};
 use super::reactions;
-use crate::model::{SearchHit, SearchQuery};
+use crate::model::{RoomId, SearchHit, SearchQuery, Seq};
 use crate::store::{StoreError, StoreResult};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
+use std::collections::HashMap;
 
 /// Marks snippet() puts around matches: private-use characters, so the
 /// text can be HTML-escaped first and the marks turned into tags after.
@@ -57,6 +58,75 @@ pub fn search(conn: &Connection, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>
         m.reactions = reactions::of_message(conn, m.room_id, m.seq, Some(q.user_id))?;
     }
     Ok((hits, total))
+}
+
+/// A committed message the writer has not indexed yet. System messages
+/// (`content: None`) are not indexed but still move the room's mark.
+#[derive(Debug)]
+pub struct Unindexed {
+    pub room: RoomId,
+    pub seq: Seq,
+    pub content: Option<String>,
+}
+
+/// Indexes `rows` and moves each room's mark past them, in the caller's
+/// transaction.
+pub fn index(conn: &Connection, rows: &[Unindexed]) -> StoreResult<()> {
+    let mut insert = conn
+        .prepare_cached("INSERT INTO messages_fts (rowid, content) VALUES ((?1 << 32) | ?2, ?3)")?;
+    let mut marks: HashMap<RoomId, Seq> = HashMap::new();
+    for row in rows {
+        if let Some(content) = &row.content {
+            insert.execute(params![row.room, row.seq, content])?;
+        }
+        let mark = marks.entry(row.room).or_default();
+        *mark = (*mark).max(row.seq);
+    }
+    let mut mark = conn.prepare_cached(
+        "INSERT INTO search_indexed (room_id, seq) VALUES (?1, ?2)
+         ON CONFLICT (room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+    )?;
+    for (room, seq) in marks {
+        mark.execute(params![room, seq])?;
+    }
+    Ok(())
+}
+
+/// Indexes what a crash left queued: each room's messages above its mark.
+/// Runs at start, before the writer; returns how many messages it indexed.
+pub fn recover(conn: &mut Connection) -> StoreResult<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let marks: Vec<(RoomId, Seq)> = tx
+        .prepare(
+            "SELECT r.id, COALESCE(w.seq, 0) FROM rooms r
+             LEFT JOIN search_indexed w ON w.room_id = r.id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    {
+        let mut above = tx.prepare(
+            "SELECT seq, kind, content, deleted_at IS NOT NULL FROM messages
+             WHERE room_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        for (room, mark) in marks {
+            let found = above.query_map(params![room, mark], |r| {
+                let (kind, deleted): (String, bool) = (r.get(1)?, r.get(3)?);
+                let searchable = kind != "system" && !deleted;
+                Ok(Unindexed {
+                    room,
+                    seq: r.get(0)?,
+                    content: if searchable { Some(r.get(2)?) } else { None },
+                })
+            })?;
+            for row in found {
+                rows.push(row?);
+            }
+        }
+    }
+    index(&tx, &rows)?;
+    tx.commit()?;
+    Ok(rows.len())
 }
 
 fn prefixed_columns(table: &str) -> String {
