@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{Api, Pair, User, Ws};
+use support::{Api, Pair, TestServer, User, Ws};
 
 fn message_path(room: i64, message: &Value) -> String {
     format!(
@@ -483,4 +483,47 @@ async fn a_returning_client_catches_up_on_changes() {
     .await;
     let ack = b.next_frame().await;
     assert_eq!(ack["rooms"][room.to_string()]["changed"], 0);
+}
+
+#[tokio::test]
+async fn a_restart_indexes_what_a_crash_left_unindexed() {
+    let Pair {
+        mut server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
+    let dir = server.take_dir().unwrap();
+    let first = api.say(&alice, room, "one lonely walrus").await;
+    api.say(&bob, room, "two lonely walruses").await;
+    server.kill();
+    // Play a crash between the commit and the indexing: the messages are
+    // stored, the index knows nothing of them.
+    let db = rusqlite::Connection::open(dir.path().join("palaver.db")).unwrap();
+    db.execute_batch("DELETE FROM messages_fts; DELETE FROM search_indexed;")
+        .unwrap();
+    drop(db);
+
+    let server = TestServer::start_in(dir.path(), &[]);
+    let api = Api::new(&server);
+    assert_eq!(search(&api, &alice, "lonely").await.1["meta"]["total"], 2);
+    // Recovered rows follow edits like any other.
+    let (status, _) = api
+        .call(
+            "PATCH",
+            &message_path(room, &first),
+            Some(&alice.token),
+            Some(json!({"content": "a happy seal"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        contents(&search(&api, &bob, "lonely").await.1),
+        ["two lonely walruses"]
+    );
+    assert_eq!(
+        contents(&search(&api, &bob, "seal").await.1),
+        ["a happy seal"]
+    );
 }
