@@ -41,9 +41,10 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 -- of a message in a batch; indexing in bulk keeps that off the ack path.
 -- `search_indexed` is how far each room's messages are indexed, so a
 -- restart indexes what a crash left queued. A change (edit, delete) is
--- applied only after the queue is indexed, so below the mark the triggers
--- below keep the index right: an edited message is found by its new text
--- only, a deleted one never, and above it nothing was ever changed.
+-- applied only after the queue is indexed, so the triggers below always
+-- find what they update: an edited message is found by its new text only,
+-- a deleted one never. (A message edited or deleted in the very commit that
+-- stored it is left to the triggers and never queued.)
 -- System messages are not searchable.
 CREATE TABLE search_indexed (
     room_id INTEGER PRIMARY KEY,

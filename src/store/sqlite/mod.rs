@@ -325,8 +325,121 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::model::{MessageChange, MessageKind, NewMessage, RoomKind, SearchQuery};
+    use crate::store::{OpOutcome, RoomBatch, RoomOp};
+
     #[test]
     fn migrations_ascend() {
-        assert!(super::MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    fn post(user: UserId, id: &str, content: &str) -> RoomOp {
+        RoomOp::Post(NewMessage {
+            message_id: id.to_owned(),
+            sender_id: Some(user),
+            kind: MessageKind::Text,
+            content: content.to_owned(),
+            reply_id: None,
+            forward_of: None,
+            created_at: Timestamp::now(),
+        })
+    }
+
+    fn change(user: UserId, id: &str, change: MessageChange) -> RoomOp {
+        RoomOp::Change {
+            message_id: id.to_owned(),
+            user_id: user,
+            change,
+            at: Timestamp::now(),
+        }
+    }
+
+    /// Messages changed in the commit that stored them are indexed by the
+    /// triggers alone, and a restart's recovery leaves them be.
+    #[test]
+    fn changes_in_the_storing_commit_keep_the_index_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default());
+        let store = open().unwrap();
+        let user = store
+            .create_user(&NewUser {
+                login: "alice".into(),
+                password_hash: "-".into(),
+                name: "Alice".into(),
+                avatar: None,
+            })
+            .unwrap()
+            .id;
+        let room = NewRoom {
+            kind: RoomKind::Group,
+            name: Some("r".into()),
+            public: false,
+            creator_id: user,
+            participants: Vec::new(),
+        };
+        let room = store.create_room(&room).unwrap().0.room.id;
+        let (a, b, c) = (
+            "0190a1b2-0000-7000-8000-00000000000a",
+            "0190a1b2-0000-7000-8000-00000000000b",
+            "0190a1b2-0000-7000-8000-00000000000c",
+        );
+        let edit = MessageChange::Edit {
+            content: "fresh walrus".into(),
+        };
+        let react = MessageChange::React {
+            emoji: "x".into(),
+            add: true,
+        };
+        let ops = vec![
+            post(user, a, "stale walrus"),
+            change(user, a, edit),
+            post(user, b, "doomed walrus"),
+            change(user, b, MessageChange::Delete { moderator: false }),
+            post(user, c, "liked walrus"),
+            change(user, c, react),
+        ];
+        let batch = RoomBatch {
+            room_id: room,
+            next_seq: 1,
+            next_rev: 1,
+            ops,
+        };
+        let outcomes = store
+            .submit(batch)
+            .unwrap()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        assert!(outcomes.iter().all(|o| !matches!(o, OpOutcome::Failed(_))));
+        let found = |store: &SqliteStore, q: &str| -> Vec<String> {
+            let q = SearchQuery {
+                user_id: user,
+                q: q.into(),
+                room_id: None,
+                limit: 10,
+                offset: 0,
+            };
+            let (hits, _) = store.search(&q).unwrap();
+            let mut found: Vec<_> = hits.into_iter().map(|h| h.message.content).collect();
+            found.sort();
+            found
+        };
+        assert_eq!(found(&store, "walrus"), ["fresh walrus", "liked walrus"]);
+        store.flush_and_stop();
+        drop(store);
+
+        // A crash with the queue lost: the marks never moved and the one
+        // queued message is not indexed. Recovery indexes it, and only it.
+        let db = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        db.execute_batch(
+            "DELETE FROM search_indexed;
+             DELETE FROM messages_fts WHERE content = 'liked walrus';",
+        )
+        .unwrap();
+        drop(db);
+        let store = open().unwrap();
+        assert_eq!(found(&store, "walrus"), ["fresh walrus", "liked walrus"]);
+        store.flush_and_stop();
     }
 }

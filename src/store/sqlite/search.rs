@@ -105,14 +105,20 @@ pub fn recover(conn: &mut Connection) -> StoreResult<usize> {
         .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
     {
+        // An edited or deleted message was put right by the triggers, even
+        // above the mark (a change in the commit that stored it); one that
+        // is in the index already (a restored copy) is left as it is.
         let mut above = tx.prepare(
-            "SELECT seq, kind, content, deleted_at IS NOT NULL FROM messages
-             WHERE room_id = ?1 AND seq > ?2 ORDER BY seq",
+            "SELECT m.seq, m.kind, m.content,
+                    m.edited_at IS NOT NULL OR m.deleted_at IS NOT NULL
+                    OR EXISTS (SELECT 1 FROM messages_fts f
+                               WHERE f.rowid = (m.room_id << 32) | m.seq)
+             FROM messages m WHERE m.room_id = ?1 AND m.seq > ?2 ORDER BY m.seq",
         )?;
         for (room, mark) in marks {
             let found = above.query_map(params![room, mark], |r| {
-                let (kind, deleted): (String, bool) = (r.get(1)?, r.get(3)?);
-                let searchable = kind != "system" && !deleted;
+                let (kind, done): (String, bool) = (r.get(1)?, r.get(3)?);
+                let searchable = kind != "system" && !done;
                 Ok(Unindexed {
                     room,
                     seq: r.get(0)?,

@@ -10,9 +10,10 @@
 
 use super::search::{self, Unindexed};
 use super::{changes, messages, rooms};
-use crate::model::{MessageKind, Rev, Seq};
+use crate::model::{MessageKind, Rev, RoomId, Seq};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreError, StoreResult};
 use rusqlite::{Connection, TransactionBehavior};
+use std::collections::HashSet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -222,13 +223,27 @@ fn commit_group(
             if index_first {
                 unindexed.clear();
             }
+            // A message edited or deleted in the same commit that stored it
+            // is already right in the index: the triggers did it.
+            let handled: HashSet<(RoomId, Seq)> = results
+                .iter()
+                .flatten()
+                .filter_map(|o| match o {
+                    OpOutcome::Changed(c) if c.message.edited_at.is_some() || c.message.deleted => {
+                        Some((c.message.room_id, c.message.seq))
+                    }
+                    _ => None,
+                })
+                .collect();
             for (reply, result) in replies.into_iter().zip(results) {
                 for outcome in &result {
                     if let OpOutcome::Inserted(m) = outcome {
+                        let searchable =
+                            m.kind != MessageKind::System && !handled.contains(&(m.room_id, m.seq));
                         unindexed.push(Unindexed {
                             room: m.room_id,
                             seq: m.seq,
-                            content: (m.kind != MessageKind::System).then(|| m.content.clone()),
+                            content: searchable.then(|| m.content.clone()),
                         });
                     }
                 }
