@@ -246,7 +246,7 @@ pub fn reaction(emoji: &str, add: bool) -> Result<MessageChange> {
 pub async fn change_message(
     app: &App,
     room_id: RoomId,
-    user_id: UserId,
+    by: By,
     message_id: String,
     change: MessageChange,
 ) -> Result<ChangedMessage> {
@@ -256,7 +256,7 @@ pub async fn change_message(
         .map_err(|_| Error::not_found("message"))?;
     let room = room_actor(&app.registry, &app.store, room_id).await?;
     room.send(ChangeMessage {
-        user_id,
+        by,
         message_id,
         change,
     })

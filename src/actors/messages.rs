@@ -245,7 +245,9 @@ pub struct Posted {
 #[derive(Message)]
 #[rtype(result = "Result<ChangedMessage, Error>")]
 pub struct ChangeMessage {
-    pub user_id: UserId,
+    /// A member (whose role decides a delete), or the administrator, who
+    /// may only delete.
+    pub by: By,
     pub message_id: String,
     pub change: MessageChange,
 }

@@ -533,19 +533,31 @@ impl Handler<ChangeMessage> for RoomActor {
     type Result = ResponseFuture<Result<ChangedMessage, Error>>;
 
     fn handle(&mut self, msg: ChangeMessage, ctx: &mut Self::Context) -> Self::Result {
-        let role = match self.role_of(msg.user_id) {
+        let role = match self.caller_role(msg.by) {
             Ok(role) => role,
             Err(e) => return Box::pin(async { Err(e) }),
         };
         let change = match msg.change {
+            // The administrator moderates every room; a member by role.
             MessageChange::Delete { .. } => MessageChange::Delete {
-                moderator: role.manages(),
+                moderator: role.is_none_or(|r| r.manages()),
             },
+            _ if msg.by == By::Admin => {
+                return Box::pin(async {
+                    Err(Error::Forbidden(
+                        "the administrator may delete messages, not edit or react".into(),
+                    ))
+                })
+            }
             other => other,
         };
         let op = RoomOp::Change {
             message_id: msg.message_id,
-            user_id: msg.user_id,
+            // The administrator is no user: no message is theirs.
+            user_id: match msg.by {
+                By::Member(user) => user,
+                By::Admin => 0,
+            },
             change,
             at: Timestamp::now(),
         };

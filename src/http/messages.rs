@@ -5,6 +5,7 @@ use super::context::Ctx;
 use super::pagination::Pagination;
 use super::response::Reply;
 use super::users::limit;
+use crate::actors::messages::By;
 use crate::error::{Error, Result};
 use crate::model::{HistoryCursor, MessageChange, RoomId, SearchQuery, Seq, UserId};
 use crate::service::{self, MessageRequest};
@@ -137,7 +138,8 @@ async fn change(ctx: Ctx, change: impl FnOnce(&Ctx) -> Result<MessageChange>) ->
     let room = ctx.id("id", "room")?;
     let message_id = ctx.text_param("messageId", "message")?;
     let change = change(&ctx)?;
-    let changed = service::change_message(&ctx.app, room, me, message_id, change).await?;
+    let changed =
+        service::change_message(&ctx.app, room, By::Member(me), message_id, change).await?;
     Ok(Reply::ok(&changed.message))
 }
 

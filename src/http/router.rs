@@ -185,7 +185,7 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     (
         "/api/admin/messages/{messageId}",
         Route::AdminMessage,
-        &[Method::GET],
+        &[Method::GET, Method::DELETE],
     ),
     ("/api/admin/sessions", Route::AdminSessions, &[Method::GET]),
     (
@@ -327,6 +327,7 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminParticipant, _) => admin::participants::remove(ctx).await,
         (Route::AdminRoomMessages, _) => admin::messages::list_room(ctx).await,
         (Route::AdminMessages, _) => admin::messages::list(ctx).await,
+        (Route::AdminMessage, Method::DELETE) => admin::messages::delete(ctx).await,
         (Route::AdminMessage, _) => admin::messages::get(ctx).await,
         (Route::AdminSessions, _) => admin::sessions::list(ctx).await,
         (Route::AdminSession, Method::DELETE) => admin::sessions::delete(ctx).await,

@@ -4,8 +4,8 @@
 
 use super::ordering::Ordering;
 use crate::actors::messages::{
-    ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, PostFromSocket, Resume,
-    SocketReply, Typing,
+    By, ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, PostFromSocket,
+    Resume, SocketReply, Typing,
 };
 use crate::actors::{room_actor, RoomActor};
 use crate::app::App;
@@ -633,8 +633,14 @@ impl Reader {
         rid: Option<&str>,
     ) -> Result<(), Error> {
         let change = change?;
-        let changed =
-            service::change_message(&self.app, room_id, self.user_id, message_id, change).await?;
+        let changed = service::change_message(
+            &self.app,
+            room_id,
+            By::Member(self.user_id),
+            message_id,
+            change,
+        )
+        .await?;
         self.send_ack(
             rid,
             AckBody::Message {
