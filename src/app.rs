@@ -28,6 +28,9 @@ pub struct App {
     /// The time scheduled and disappearing messages, auto-seen periods and
     /// online time run on.
     pub clock: std::sync::Arc<crate::clock::Clock>,
+    /// Told when a scheduled message is added or moved, so the scheduler
+    /// looks at its table again.
+    pub schedule_changed: tokio::sync::Notify,
     /// Uploaded files on disk.
     pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
@@ -71,6 +74,7 @@ impl App {
             image_work: Semaphore::new(cores()),
             blobs,
             clock,
+            schedule_changed: tokio::sync::Notify::new(),
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,

@@ -33,6 +33,8 @@
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.
+//! - [`automation`] — work done on a user's behalf on the automation
+//!   clock: the scheduler that posts scheduled messages exactly once.
 //! - [`clock`] — the time automation runs on: the system clock, which a
 //!   server started with `--test-clock` lets tests move forward.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
@@ -80,6 +82,7 @@ pub mod actors;
 pub mod analytics;
 pub mod app;
 pub mod auth;
+pub mod automation;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -130,6 +130,7 @@ pub async fn run(
         phone,
         signal,
     ));
+    let scheduler_task = tokio::spawn(crate::automation::scheduler::run(app.clone()));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
     if app.clock.is_adjustable() {
@@ -143,6 +144,7 @@ pub async fn run(
     let _ = ws_task.await;
     let _ = http_task.await;
     let _ = webhook_task.await;
+    let _ = scheduler_task.await;
     tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
     tracing::info!("writer flushed; stopped");
     Ok(())

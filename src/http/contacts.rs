@@ -4,8 +4,8 @@
 //! are in [`crate::analytics`].
 
 use super::context::Ctx;
+use super::pagination::{offset_page, offset_reply};
 use super::response::Reply;
-use super::users::limit as checked_limit;
 use crate::analytics::{self, Day, SentReceived, DAY_MS};
 use crate::error::{Error, Result};
 use crate::model::phone::normalize;
@@ -18,56 +18,16 @@ const MAX_PHONES: usize = 500;
 /// Days in a contact's chart.
 const CHART_DAYS: u32 = 14;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    offset: Option<u64>,
-    limit: Option<u32>,
-}
-
-/// `meta.pagination` for offset-paged lists: how many match in all, where
-/// this page starts, and how many it holds.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OffsetPage {
-    total: u64,
-    offset: u64,
-    limit: u32,
-    count: usize,
-}
-
-#[derive(Serialize)]
-struct Meta {
-    pagination: OffsetPage,
-}
-
-fn page_reply<T: Serialize>(items: &[T], total: u64, offset: u64, limit: u32) -> Reply {
-    let meta = Meta {
-        pagination: OffsetPage {
-            total,
-            offset,
-            limit,
-            count: items.len(),
-        },
-    };
-    Reply::with_meta(&items, Some(&meta))
-}
-
-fn page(ctx: &Ctx) -> Result<(u64, u32)> {
-    let q: Page = ctx.query()?;
-    Ok((q.offset.unwrap_or(0), checked_limit(q.limit)?))
-}
-
 /// GET /api/contacts?offset=&limit= — my contacts by id.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = page(&ctx)?;
+    let (offset, limit) = offset_page(&ctx)?;
     let (contacts, total) = ctx
         .app
         .store
         .run(move |s| s.contacts(me, offset, limit))
         .await?;
-    Ok(page_reply(&contacts, total, offset, limit))
+    Ok(offset_reply(&contacts, total, offset, limit))
 }
 
 #[derive(Deserialize)]
@@ -137,7 +97,7 @@ async fn ranked(
     rank: fn(Vec<ContactActivity>) -> Vec<(ContactActivity, f64)>,
 ) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = page(&ctx)?;
+    let (offset, limit) = offset_page(&ctx)?;
     let all = ctx.app.store.run(move |s| s.contact_activity(me)).await?;
     let ranked = rank(all);
     let total = ranked.len() as u64;
@@ -147,7 +107,7 @@ async fn ranked(
         .take(limit as usize)
         .map(|(activity, score)| Ranked { activity, score })
         .collect();
-    Ok(page_reply(&items, total, offset, limit))
+    Ok(offset_reply(&items, total, offset, limit))
 }
 
 /// GET /api/contacts/noisy — who sends me most while I answer least

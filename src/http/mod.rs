@@ -14,6 +14,7 @@ mod phone;
 mod response;
 mod rooms;
 mod router;
+mod scheduled;
 mod sessions;
 mod test_clock;
 mod users;

@@ -4,7 +4,8 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::{
-    admin, auth, bot, contacts, files, health, messages, phone, rooms, sessions, test_clock, users,
+    admin, auth, bot, contacts, files, health, messages, phone, rooms, scheduled, sessions,
+    test_clock, users,
 };
 use crate::error::{Error, Result};
 use hyper::Method;
@@ -60,6 +61,8 @@ pub enum Route {
     ContactAnalysis,
     ContactChart,
     TestClock,
+    ScheduledMessages,
+    ScheduledMessage,
     Message,
     Reaction,
     MessageSearch,
@@ -145,6 +148,16 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         &[Method::GET],
     ),
     ("/api/test/clock", Route::TestClock, &[Method::POST]),
+    (
+        "/api/scheduled-messages",
+        Route::ScheduledMessages,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/scheduled-messages/{id}",
+        Route::ScheduledMessage,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
     ("/api/files/{id}", Route::File, &[Method::GET]),
     (
         "/api/admin/users",
@@ -311,6 +324,11 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::ContactAnalysis, _) => contacts::analysis(ctx).await,
         (Route::ContactChart, _) => contacts::chart(ctx).await,
         (Route::TestClock, _) => test_clock::advance(ctx).await,
+        (Route::ScheduledMessages, Method::POST) => scheduled::create(ctx).await,
+        (Route::ScheduledMessages, _) => scheduled::list(ctx).await,
+        (Route::ScheduledMessage, Method::PATCH) => scheduled::update(ctx).await,
+        (Route::ScheduledMessage, Method::DELETE) => scheduled::cancel(ctx).await,
+        (Route::ScheduledMessage, _) => scheduled::get(ctx).await,
         (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
         (Route::AdminUsers, _) => admin::users::list(ctx).await,
         (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,

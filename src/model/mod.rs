@@ -4,12 +4,14 @@ mod bot;
 mod contact;
 mod file;
 pub mod phone;
+mod schedule;
 mod time;
 pub mod validate;
 
 pub use self::bot::*;
 pub use self::contact::{Contact, ContactActivity, ConversationEvent};
 pub use self::file::{FileId, NewFile, StoredFile};
+pub use self::schedule::{NewScheduled, ScheduleStatus, ScheduledMessage, SendOutcome};
 pub use self::time::Timestamp;
 pub use self::validate::FieldError;
 

@@ -13,9 +13,9 @@ use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, ChangedMessage, Contact, ContactActivity, ConversationEvent,
     Counts, Delivery, FileId, HistoryCursor, Message, MessageChange, NewBot, NewFile, NewMessage,
-    NewRoom, NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId,
-    RoomPatch, SearchHit, SearchQuery, Seq, Session, StoredFile, Timestamp, User, UserId,
-    UserPatch, WebhookTarget, WebhookWork,
+    NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room,
+    RoomDetails, RoomId, RoomPatch, ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq,
+    Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use list::{ListQuery, Page};
 use std::sync::Arc;
@@ -229,6 +229,33 @@ pub trait Store: Send + Sync + 'static {
         contact: UserId,
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<ConversationEvent>>;
+
+    // ---- scheduled messages (the message queue) ----
+    fn create_scheduled(&self, new: &NewScheduled) -> StoreResult<ScheduledMessage>;
+    fn scheduled(&self, owner: UserId, id: i64) -> StoreResult<Option<ScheduledMessage>>;
+    /// A page of `owner`'s, soonest first, and their total number.
+    fn scheduled_page(
+        &self,
+        owner: UserId,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<ScheduledMessage>, u64)>;
+    /// Changes a pending one; any other is a conflict.
+    fn update_scheduled(
+        &self,
+        owner: UserId,
+        id: i64,
+        content: Option<&str>,
+        send_at: Option<Timestamp>,
+    ) -> StoreResult<ScheduledMessage>;
+    /// Cancels a pending one for good; any other is a conflict.
+    fn cancel_scheduled(&self, owner: UserId, id: i64) -> StoreResult<ScheduledMessage>;
+    /// When the next send is due, if any is waiting.
+    fn next_scheduled_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// Claims the sends due at `now` (and any a crash interrupted).
+    fn claim_due_scheduled(&self, now: Timestamp, limit: u32)
+        -> StoreResult<Vec<ScheduledMessage>>;
+    fn finish_scheduled(&self, id: i64, outcome: &SendOutcome) -> StoreResult<()>;
 
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;

@@ -24,7 +24,7 @@ pub(super) fn id_bytes(id: &str) -> StoreResult<[u8; 16]> {
         .map_err(|_| StoreError::Internal(format!("not a UUID: {id}")))
 }
 
-fn id_text(r: &Row, column: usize) -> rusqlite::Result<Option<String>> {
+pub(super) fn id_text(r: &Row, column: usize) -> rusqlite::Result<Option<String>> {
     let bytes: Option<Vec<u8>> = r.get(column)?;
     bytes
         .map(|b| {

@@ -13,6 +13,7 @@ mod outbox;
 mod phone;
 mod reactions;
 mod rooms;
+mod scheduled;
 mod search;
 mod sessions;
 mod stats;
@@ -24,9 +25,10 @@ use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuer
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
-    FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewSession, NewUser, NewWebhook,
-    Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, SearchHit, SearchQuery, Seq,
-    Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewScheduled, NewSession, NewUser,
+    NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, ScheduledMessage,
+    SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId,
+    UserPatch, WebhookTarget, WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -78,6 +80,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         9,
         include_str!("../../../data/migrations/0009_message_files.sql"),
+    ),
+    (
+        11,
+        include_str!("../../../data/migrations/0011_scheduled.sql"),
     ),
 ];
 
@@ -390,6 +396,46 @@ impl Store for SqliteStore {
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<ConversationEvent>> {
         contacts::conversation(&*self.conn()?, owner, contact, since)
+    }
+
+    fn create_scheduled(&self, new: &NewScheduled) -> StoreResult<ScheduledMessage> {
+        scheduled::create(&*self.conn()?, new)
+    }
+    fn scheduled(&self, owner: UserId, id: i64) -> StoreResult<Option<ScheduledMessage>> {
+        scheduled::one(&*self.conn()?, owner, id)
+    }
+    fn scheduled_page(
+        &self,
+        owner: UserId,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<ScheduledMessage>, u64)> {
+        scheduled::page(&*self.conn()?, owner, offset, limit)
+    }
+    fn update_scheduled(
+        &self,
+        owner: UserId,
+        id: i64,
+        content: Option<&str>,
+        send_at: Option<Timestamp>,
+    ) -> StoreResult<ScheduledMessage> {
+        scheduled::update(&*self.conn()?, owner, id, content, send_at)
+    }
+    fn cancel_scheduled(&self, owner: UserId, id: i64) -> StoreResult<ScheduledMessage> {
+        scheduled::cancel(&*self.conn()?, owner, id)
+    }
+    fn next_scheduled_at(&self) -> StoreResult<Option<Timestamp>> {
+        scheduled::next_due(&*self.conn()?)
+    }
+    fn claim_due_scheduled(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ScheduledMessage>> {
+        scheduled::claim_due(&mut *self.conn()?, now, limit)
+    }
+    fn finish_scheduled(&self, id: i64, outcome: &SendOutcome) -> StoreResult<()> {
+        scheduled::finish(&*self.conn()?, id, outcome)
     }
 
     fn counts(&self) -> StoreResult<Counts> {
