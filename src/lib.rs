@@ -25,6 +25,10 @@
 //!   call actors) and a writer task (bounded queue, resume ordering).
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource.
+//! - [`query`] — the `query=` filter language: scan, parse to a tree,
+//!   check against an endpoint's allow-list of fields, compile to an SQL
+//!   expression with every value bound. Emits only allow-listed column
+//!   expressions and fixed operator tokens; the store runs the result.
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
@@ -74,6 +78,7 @@ pub mod http;
 pub mod model;
 pub mod net;
 pub mod protocol;
+pub mod query;
 pub mod ratelimit;
 pub mod server;
 pub mod service;
