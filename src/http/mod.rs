@@ -6,6 +6,7 @@ mod auth;
 mod context;
 mod files;
 mod health;
+mod listing;
 mod messages;
 mod phone;
 mod response;

@@ -8,11 +8,16 @@
 
 pub mod sqlite;
 
+/// The fields each list's `query=` filter may name, and the columns behind
+/// them.
+pub use sqlite::{ROOM_FILTER_FIELDS, USER_FILTER_FIELDS};
+
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     Counts, FileId, HistoryCursor, Message, NewFile, NewMessage, NewRoom, NewSession, NewUser,
     Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
 };
+use crate::query::Filter;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -96,7 +101,30 @@ pub struct UserListQuery {
     pub exclude: Option<UserId>,
     pub after_id: Option<UserId>,
     pub login_prefix: Option<String>,
+    /// Checked against [`USER_FILTER_FIELDS`].
+    pub filter: Option<Filter>,
+    /// Rows skipped after the cursor and filters apply.
+    pub offset: u32,
     pub limit: u32,
+}
+
+/// The rooms `member` is in, filtered and paged.
+#[derive(Debug, Clone)]
+pub struct RoomListQuery {
+    pub member: UserId,
+    /// Checked against [`ROOM_FILTER_FIELDS`].
+    pub filter: Option<Filter>,
+    pub offset: u32,
+    /// `None`: all of them.
+    pub limit: Option<u32>,
+}
+
+/// One page of a list and how many rows match in all (cursors and offsets
+/// aside), so a client can show "n of total" and count pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -104,7 +132,7 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// The user and their password hash, for login.
     fn user_with_password(&self, login: &str) -> StoreResult<Option<(User, String)>>;
-    fn list_users(&self, q: &UserListQuery) -> StoreResult<Vec<User>>;
+    fn list_users(&self, q: &UserListQuery) -> StoreResult<Page<User>>;
 
     fn create_session(&self, new: &NewSession) -> StoreResult<Session>;
     fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<Session>>;
@@ -131,6 +159,7 @@ pub trait Store: Send + Sync + 'static {
     fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<Role>>;
     fn room_members(&self, room: RoomId) -> StoreResult<Vec<(UserId, Role)>>;
     fn rooms_of_user(&self, user: UserId) -> StoreResult<Vec<Room>>;
+    fn list_rooms_of_user(&self, q: &RoomListQuery) -> StoreResult<Page<Room>>;
     fn room_ids_of_user(&self, user: UserId) -> StoreResult<Vec<RoomId>>;
     fn public_rooms(&self, limit: u32) -> StoreResult<Vec<Room>>;
     fn update_room(&self, id: RoomId, patch: &RoomPatch) -> StoreResult<Room>;

@@ -3,6 +3,7 @@
 //! rooms) written through the pool.
 
 mod files;
+mod list;
 mod messages;
 mod outbox;
 mod phone;
@@ -12,7 +13,9 @@ mod stats;
 mod users;
 mod writer;
 
-use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
+use super::{
+    BatchResult, Page, RoomBatch, RoomListQuery, Store, StoreError, StoreResult, UserListQuery,
+};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     Counts, FileId, HistoryCursor, Message, NewFile, NewRoom, NewSession, NewUser, Role, Room,
@@ -23,6 +26,8 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
+pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
+pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
 pub use writer::WriterConfig;
 
 /// How hard a commit tries to reach the disk.
@@ -152,7 +157,7 @@ impl Store for SqliteStore {
     fn user_with_password(&self, login: &str) -> StoreResult<Option<(User, String)>> {
         users::with_password(&*self.conn()?, login)
     }
-    fn list_users(&self, q: &UserListQuery) -> StoreResult<Vec<User>> {
+    fn list_users(&self, q: &UserListQuery) -> StoreResult<Page<User>> {
         users::list(&*self.conn()?, q)
     }
 
@@ -203,6 +208,9 @@ impl Store for SqliteStore {
     }
     fn rooms_of_user(&self, user: UserId) -> StoreResult<Vec<Room>> {
         rooms::of_user(&*self.conn()?, user)
+    }
+    fn list_rooms_of_user(&self, q: &RoomListQuery) -> StoreResult<Page<Room>> {
+        rooms::list_of_user(&*self.conn()?, q)
     }
     fn room_ids_of_user(&self, user: UserId) -> StoreResult<Vec<RoomId>> {
         rooms::ids_of_user(&*self.conn()?, user)
