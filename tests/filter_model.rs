@@ -248,9 +248,7 @@ fn like(text: &[char], pattern: &[char]) -> bool {
         None => text.is_empty(),
         Some(('%', rest)) => (0..=text.len()).any(|n| like(&text[n..], rest)),
         Some((p, rest)) => match text.split_first() {
-            Some((t, more)) => {
-                (*p == '_' || t.to_ascii_lowercase() == p.to_ascii_lowercase()) && like(more, rest)
-            }
+            Some((t, more)) => (*p == '_' || t.eq_ignore_ascii_case(p)) && like(more, rest),
             None => false,
         },
     }
