@@ -360,3 +360,80 @@ proptest! {
         prop_assert_eq!(got, want, "query: {}\nsql: {}", text, sql);
     }
 }
+
+/// Pieces of the grammar and of SQL it refuses, so random texts get deep
+/// into the parser instead of failing at the first character.
+fn token_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "id",
+            "name",
+            "flag",
+            "at",
+            "score",
+            "x",
+            "(",
+            ")",
+            "((",
+            "NOT ",
+            " AND ",
+            " OR ",
+            " = ",
+            "<>",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            " LIKE ",
+            " IN ",
+            " IS ",
+            " NULL",
+            ",",
+            "'a'",
+            "'",
+            "''",
+            "'2024-06-16T12:34:56Z'",
+            "1",
+            "-",
+            "99999999999999999999",
+            "true",
+            "false",
+            ";",
+            "--",
+            "/*",
+            "SELECT",
+            " ",
+            "é",
+            "\"",
+            ".5",
+        ]),
+        0..40,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 2048,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The parser is total: any text gives a filter or an error with a
+    /// position inside the text, and a filter's SQL carries no client text.
+    #[test]
+    fn any_text_parses_or_is_refused(text in prop_oneof![token_soup(), any::<String>()]) {
+        match Filter::parse(&text, FIELDS) {
+            Ok(filter) => {
+                let mut params = Vec::new();
+                let sql = filter.to_sql(&mut params);
+                prop_assert!(!sql.contains('\'') && !sql.contains(';') && !sql.contains("--"));
+                prop_assert_eq!(sql.matches('?').count(), params.len());
+            }
+            Err(e) => {
+                prop_assert!(e.at >= 1 && e.at <= text.chars().count() + 1, "{}: {}", text, e);
+            }
+        }
+    }
+}
