@@ -93,6 +93,21 @@ async fn users_filter_page_and_total() {
     let body = list(&api, &alice, "/api/users", "id > 0", "limit=2&offset=2").await;
     assert_eq!(ids(&body), [carl.id, dave.id]);
     assert_eq!(body["meta"]["pagination"]["currentPage"], 2);
+    assert!(body["meta"]["pagination"]["links"]["next"].is_null());
+
+    // The links keep the filter and limit and move the offset.
+    let first = list(&api, &alice, "/api/users", "id > 0", "limit=2").await;
+    let links = &first["meta"]["pagination"]["links"];
+    assert!(links["previous"].is_null());
+    let next = links["next"].as_str().expect("next link");
+    let (status, second) = api.get(next, &alice.token).await;
+    assert_eq!(status, 200, "{next}: {second}");
+    assert_eq!(ids(&second), [carl.id, dave.id]);
+    let previous = second["meta"]["pagination"]["links"]["previous"]
+        .as_str()
+        .expect("previous link");
+    let (_, back) = api.get(previous, &alice.token).await;
+    assert_eq!(ids(&back), ids(&first));
 
     // Works alongside the older lastId cursor and login prefix.
     let body = list(

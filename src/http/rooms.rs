@@ -95,7 +95,9 @@ pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let per_page = limit.map_or(page.total, u64::from);
     let meta = MineMeta {
         count: page.items.len(),
-        pagination: Pagination::new(offset, per_page, page.total),
+        pagination: Pagination::new(offset, per_page, page.total, |o| {
+            ctx.link_with("offset", &o.to_string())
+        }),
     };
     Ok(Reply::with_meta(&page.items, Some(&meta)))
 }

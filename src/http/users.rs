@@ -115,7 +115,9 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
             .last()
             .filter(|_| users.len() as u32 == limit)
             .map(|u| u.id),
-        pagination: Pagination::new(offset, limit.into(), page.total),
+        pagination: Pagination::new(offset, limit.into(), page.total, |o| {
+            ctx.link_with("offset", &o.to_string())
+        }),
     };
     Ok(Reply::with_meta(&users, Some(&meta)))
 }
