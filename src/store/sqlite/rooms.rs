@@ -1,15 +1,16 @@
 //! The `rooms` and `participants` tables.
 
-use super::list::List;
+use super::filtered::List;
 use super::{is_foreign_key_violation, is_unique_violation, users};
 use crate::model::{
     NewRoom, Participant, Role, Room, RoomDetails, RoomId, RoomKind, RoomPatch, Timestamp, UserId,
 };
 use crate::query::{Field, FieldType, Op, Value};
-use crate::store::{Page, RoomListQuery, StoreError, StoreResult};
+use crate::store::list::Page;
+use crate::store::{RoomListQuery, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-const COLUMNS: &str = "r.id, r.kind, r.name, r.public, r.creator_id, r.created_at";
+pub(super) const COLUMNS: &str = "r.id, r.kind, r.name, r.public, r.creator_id, r.created_at";
 
 /// What `GET /api/rooms?query=` may filter on.
 pub const FILTER_FIELDS: &[Field] = &[
@@ -21,7 +22,7 @@ pub const FILTER_FIELDS: &[Field] = &[
     Field::new("createdAt", "r.created_at", FieldType::Timestamp),
 ];
 
-fn from_row(r: &Row) -> rusqlite::Result<Room> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<Room> {
     let kind: String = r.get(1)?;
     Ok(Room {
         id: r.get(0)?,
@@ -31,6 +32,23 @@ fn from_row(r: &Row) -> rusqlite::Result<Room> {
         public: r.get(3)?,
         creator_id: r.get(4)?,
         created_at: Timestamp(r.get(5)?),
+    })
+}
+
+/// A participant is a `participants` row (p) joined with its user (u).
+pub(super) const PARTICIPANT_COLUMNS: &str = "u.id, u.login, u.name, u.avatar, p.role, p.joined_at";
+pub(super) const PARTICIPANT_FROM: &str = "participants p JOIN users u ON u.id = p.user_id";
+
+pub(super) fn participant_from_row(r: &Row) -> rusqlite::Result<Participant> {
+    let role: String = r.get(4)?;
+    Ok(Participant {
+        id: r.get(0)?,
+        login: r.get(1)?,
+        name: r.get(2)?,
+        avatar: r.get(3)?,
+        // The CHECK constraint on participants.role admits only the three roles.
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        joined_at: Timestamp(r.get(5)?),
     })
 }
 
@@ -106,23 +124,12 @@ pub fn details(conn: &Connection, id: RoomId) -> StoreResult<Option<RoomDetails>
     let Some(room) = by_id(conn, id)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.login, u.name, u.avatar, p.role, p.joined_at
-         FROM participants p JOIN users u ON u.id = p.user_id
-         WHERE p.room_id = ?1 ORDER BY p.joined_at, u.id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM {PARTICIPANT_FROM}
+         WHERE p.room_id = ?1 ORDER BY p.joined_at, u.id"
+    ))?;
     let participants = stmt
-        .query_map([id], |r| {
-            let role: String = r.get(4)?;
-            Ok(Participant {
-                id: r.get(0)?,
-                login: r.get(1)?,
-                name: r.get(2)?,
-                avatar: r.get(3)?,
-                role: Role::parse(&role).unwrap_or(Role::Member),
-                joined_at: Timestamp(r.get(5)?),
-            })
-        })?
+        .query_map([id], participant_from_row)?
         .collect::<Result<_, _>>()?;
     Ok(Some(RoomDetails { room, participants }))
 }
@@ -244,6 +251,17 @@ pub fn remove_participant(conn: &Connection, room: RoomId, user: UserId) -> Stor
     let n = conn
         .prepare_cached("DELETE FROM participants WHERE room_id = ?1 AND user_id = ?2")?
         .execute([room, user])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("participant"));
+    }
+    Ok(())
+}
+
+/// Changes a participant's role.
+pub fn set_role(conn: &Connection, room: RoomId, user: UserId, role: Role) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("UPDATE participants SET role = ?3 WHERE room_id = ?1 AND user_id = ?2")?
+        .execute(params![room, user, role.as_str()])?;
     if n == 0 {
         return Err(StoreError::NotFound("participant"));
     }

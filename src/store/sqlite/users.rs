@@ -1,10 +1,11 @@
 //! The `users` table.
 
+use super::filtered::List;
 use super::is_unique_violation;
-use super::list::List;
 use crate::model::{NewUser, Timestamp, User, UserId};
 use crate::query::{Field, FieldType, Value};
-use crate::store::{Page, StoreError, StoreResult, UserListQuery};
+use crate::store::list::Page;
+use crate::store::{StoreError, StoreResult, UserListQuery};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 pub(super) const COLUMNS: &str = "id, login, name, avatar, created_at";
