@@ -5,6 +5,7 @@
 //! detail and reach the client only as "internal error".
 
 use crate::model::FieldError;
+use crate::query::QueryError;
 use crate::store::StoreError;
 use serde::Serialize;
 
@@ -168,6 +169,14 @@ impl From<StoreError> for Error {
             StoreError::Closed => Error::ShuttingDown,
             StoreError::Internal(detail) => Error::Internal(detail),
         }
+    }
+}
+
+/// A rejected `query=` filter is malformed input: 400, with the reason and
+/// the character position it was found at.
+impl From<QueryError> for Error {
+    fn from(e: QueryError) -> Self {
+        Error::BadRequest(format!("invalid query {e}"))
     }
 }
 

@@ -30,6 +30,10 @@
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource; `http/admin/` is the Management API (one file per resource,
 //!   `list.rs` parses page, sort and filters).
+//! - [`query`] — the `query=` filter language: scan, parse to a tree,
+//!   check against an endpoint's allow-list of fields, compile to an SQL
+//!   expression with every value bound. Emits only allow-listed column
+//!   expressions and fixed operator tokens; the store runs the result.
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.
@@ -91,6 +95,7 @@ pub mod http;
 pub mod model;
 pub mod net;
 pub mod protocol;
+pub mod query;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

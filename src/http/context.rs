@@ -144,6 +144,18 @@ impl Ctx {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// This request's path and query with parameter `name` set to `value`
+    /// (added, or replacing every earlier one): a link to another page of
+    /// the same list that keeps the client's other parameters.
+    pub fn link_with(&self, name: &str, value: &str) -> String {
+        let mut pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(&self.query).unwrap_or_default();
+        pairs.retain(|(k, _)| k != name);
+        pairs.push((name.to_owned(), value.to_owned()));
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("{}?{query}", self.path)
+    }
+
     pub fn query<T: DeserializeOwned>(&self) -> Result<T> {
         serde_urlencoded::from_str(&self.query)
             .map_err(|e| Error::BadRequest(format!("invalid query string: {e}")))

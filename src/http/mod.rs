@@ -8,6 +8,7 @@ mod contacts;
 mod context;
 mod files;
 mod health;
+mod listing;
 mod messages;
 mod pagination;
 mod phone;

@@ -1,6 +1,7 @@
 //! Rooms and their participants.
 
 use super::context::Ctx;
+use super::listing::{self, Pagination};
 use super::response::Reply;
 use super::users::limit;
 use crate::actors::messages::By;
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
 use crate::model::{Role, RoomDetails, RoomId, RoomPatch, UserId};
 use crate::service::{self, RoomRequest};
+use crate::store::{RoomListQuery, ROOM_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
 
 /// The caller's role in the room; 404 when they are not in it, so a
@@ -61,14 +63,47 @@ struct Count {
     count: usize,
 }
 
-/// GET /api/rooms — the rooms I am in.
+#[derive(Deserialize)]
+struct MineQuery {
+    limit: Option<u32>,
+    offset: Option<u32>,
+    query: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MineMeta {
+    /// Rooms on this page.
+    count: usize,
+    pagination: Pagination,
+}
+
+/// GET /api/rooms — the rooms I am in, by id. All of them unless `limit`
+/// is given (a client's room list is short and wanted whole); `offset`
+/// pages and `query` filters over `store::ROOM_FILTER_FIELDS`.
 pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let rooms = ctx.app.store.run(move |s| s.rooms_of_user(me)).await?;
-    Ok(Reply::with_meta(
-        &rooms,
-        Some(&Count { count: rooms.len() }),
-    ))
+    let q: MineQuery = ctx.query()?;
+    let limit = q.limit.map(|n| limit(Some(n))).transpose()?;
+    let offset = q.offset.unwrap_or(0);
+    let query = RoomListQuery {
+        member: me,
+        filter: listing::filter(q.query.as_deref(), ROOM_FILTER_FIELDS)?,
+        offset,
+        limit,
+    };
+    let page = ctx
+        .app
+        .store
+        .run(move |s| s.list_rooms_of_user(&query))
+        .await?;
+    let per_page = limit.map_or(page.total, u64::from);
+    let meta = MineMeta {
+        count: page.items.len(),
+        pagination: Pagination::new(offset, per_page, page.total, |o| {
+            ctx.link_with("offset", &o.to_string())
+        }),
+    };
+    Ok(Reply::with_meta(&page.items, Some(&meta)))
 }
 
 #[derive(Deserialize)]

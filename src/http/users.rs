@@ -2,11 +2,12 @@
 //! and `me` with my rooms.
 
 use super::context::Ctx;
+use super::listing::{self, Pagination};
 use super::response::Reply;
 use crate::error::{Error, Result};
 use crate::model::{Room, User};
 use crate::service::{self, UserRequest};
-use crate::store::UserListQuery;
+use crate::store::{UserListQuery, USER_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
 
 /// Page size when the client names none, and the most it may ask for.
@@ -57,38 +58,50 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
 #[serde(rename_all = "camelCase")]
 struct ListQuery {
     limit: Option<u32>,
+    offset: Option<u32>,
     last_id: Option<i64>,
     login: Option<String>,
+    query: Option<String>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ListMeta {
+    /// Rows on this page.
     count: usize,
     /// Pass as `lastId` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_id: Option<i64>,
+    pagination: Pagination,
 }
 
 /// GET /api/users — people you can start a room with (everyone but you),
-/// by id; `lastId` pages, `login` filters by prefix.
+/// by id; `lastId` or `offset` pages, `login` filters by prefix, `query`
+/// by the filter language over `store::USER_FILTER_FIELDS`.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let q: ListQuery = ctx.query()?;
     let limit = limit(q.limit)?;
+    let offset = q.offset.unwrap_or(0);
     let query = UserListQuery {
         exclude: Some(me),
         after_id: q.last_id,
         login_prefix: q.login.filter(|l| !l.is_empty()),
+        filter: listing::filter(q.query.as_deref(), USER_FILTER_FIELDS)?,
+        offset,
         limit,
     };
-    let users = ctx.app.store.run(move |s| s.list_users(&query)).await?;
+    let page = ctx.app.store.run(move |s| s.list_users(&query)).await?;
+    let users = page.items;
     let meta = ListMeta {
         count: users.len(),
         last_id: users
             .last()
             .filter(|_| users.len() as u32 == limit)
             .map(|u| u.id),
+        pagination: Pagination::new(offset, limit.into(), page.total, |o| {
+            ctx.link_with("offset", &o.to_string())
+        }),
     };
     Ok(Reply::with_meta(&users, Some(&meta)))
 }

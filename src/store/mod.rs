@@ -9,6 +9,10 @@
 pub mod list;
 pub mod sqlite;
 
+/// The fields each list's `query=` filter may name, and the columns behind
+/// them.
+pub use sqlite::{ROOM_FILTER_FIELDS, USER_FILTER_FIELDS};
+
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, ChangedMessage, Contact, ContactActivity, ConversationEvent,
@@ -17,6 +21,7 @@ use crate::model::{
     RoomDetails, RoomId, RoomPatch, ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq,
     Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
+use crate::query::Filter;
 use list::{ListQuery, Page};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -122,7 +127,22 @@ pub struct UserListQuery {
     pub exclude: Option<UserId>,
     pub after_id: Option<UserId>,
     pub login_prefix: Option<String>,
+    /// Checked against [`USER_FILTER_FIELDS`].
+    pub filter: Option<Filter>,
+    /// Rows skipped after the cursor and filters apply.
+    pub offset: u32,
     pub limit: u32,
+}
+
+/// The rooms `member` is in, filtered and paged.
+#[derive(Debug, Clone)]
+pub struct RoomListQuery {
+    pub member: UserId,
+    /// Checked against [`ROOM_FILTER_FIELDS`].
+    pub filter: Option<Filter>,
+    pub offset: u32,
+    /// `None`: all of them.
+    pub limit: Option<u32>,
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -130,7 +150,7 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// The user and their password hash, for login.
     fn user_with_password(&self, login: &str) -> StoreResult<Option<(User, String)>>;
-    fn list_users(&self, q: &UserListQuery) -> StoreResult<Vec<User>>;
+    fn list_users(&self, q: &UserListQuery) -> StoreResult<Page<User>>;
 
     fn create_session(&self, new: &NewSession) -> StoreResult<Session>;
     fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<Session>>;
@@ -157,6 +177,7 @@ pub trait Store: Send + Sync + 'static {
     fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<Role>>;
     fn room_members(&self, room: RoomId) -> StoreResult<Vec<(UserId, Role)>>;
     fn rooms_of_user(&self, user: UserId) -> StoreResult<Vec<Room>>;
+    fn list_rooms_of_user(&self, q: &RoomListQuery) -> StoreResult<Page<Room>>;
     fn room_ids_of_user(&self, user: UserId) -> StoreResult<Vec<RoomId>>;
     fn public_rooms(&self, limit: u32) -> StoreResult<Vec<Room>>;
     fn update_room(&self, id: RoomId, patch: &RoomPatch) -> StoreResult<Room>;

@@ -7,6 +7,7 @@ mod bots;
 mod changes;
 mod contacts;
 mod files;
+mod filtered;
 mod list;
 mod messages;
 mod outbox;
@@ -21,7 +22,7 @@ mod users;
 mod writer;
 
 use super::list::{ListQuery, Page};
-use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
+use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
@@ -35,6 +36,8 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
+pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
+pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
 pub use writer::WriterConfig;
 
 /// How hard a commit tries to reach the disk.
@@ -237,7 +240,7 @@ impl Store for SqliteStore {
     fn user_with_password(&self, login: &str) -> StoreResult<Option<(User, String)>> {
         users::with_password(&*self.conn()?, login)
     }
-    fn list_users(&self, q: &UserListQuery) -> StoreResult<Vec<User>> {
+    fn list_users(&self, q: &UserListQuery) -> StoreResult<Page<User>> {
         users::list(&*self.conn()?, q)
     }
 
@@ -288,6 +291,9 @@ impl Store for SqliteStore {
     }
     fn rooms_of_user(&self, user: UserId) -> StoreResult<Vec<Room>> {
         rooms::of_user(&*self.conn()?, user)
+    }
+    fn list_rooms_of_user(&self, q: &RoomListQuery) -> StoreResult<Page<Room>> {
+        rooms::list_of_user(&*self.conn()?, q)
     }
     fn room_ids_of_user(&self, user: UserId) -> StoreResult<Vec<RoomId>> {
         rooms::ids_of_user(&*self.conn()?, user)

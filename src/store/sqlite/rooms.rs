@@ -1,13 +1,26 @@
 //! The `rooms` and `participants` tables.
 
+use super::filtered::List;
 use super::{is_foreign_key_violation, is_unique_violation, users};
 use crate::model::{
     NewRoom, Participant, Role, Room, RoomDetails, RoomId, RoomKind, RoomPatch, Timestamp, UserId,
 };
-use crate::store::{StoreError, StoreResult};
+use crate::query::{Field, FieldType, Op, Value};
+use crate::store::list::Page;
+use crate::store::{RoomListQuery, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 pub(super) const COLUMNS: &str = "r.id, r.kind, r.name, r.public, r.creator_id, r.created_at";
+
+/// What `GET /api/rooms?query=` may filter on.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "r.id", FieldType::Integer),
+    Field::new("type", "r.kind", FieldType::Text).with_ops(&[Op::Eq, Op::Ne, Op::In]),
+    Field::new("name", "r.name", FieldType::Text),
+    Field::new("public", "r.public", FieldType::Boolean),
+    Field::new("creatorId", "r.creator_id", FieldType::Integer),
+    Field::new("createdAt", "r.created_at", FieldType::Timestamp),
+];
 
 pub(super) fn from_row(r: &Row) -> rusqlite::Result<Room> {
     let kind: String = r.get(1)?;
@@ -146,6 +159,20 @@ pub fn of_user(conn: &Connection, user: UserId) -> StoreResult<Vec<Room>> {
     ))?;
     let rows = stmt.query_map([user], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The rooms `q.member` is in, by id, filtered and paged.
+pub fn list_of_user(conn: &Connection, q: &RoomListQuery) -> StoreResult<Page<Room>> {
+    let mut list = List::new(
+        COLUMNS,
+        "participants p JOIN rooms r ON r.id = p.room_id",
+        "r.id",
+    );
+    list.condition("p.user_id = ?", Value::Integer(q.member));
+    list.filter(q.filter.as_ref());
+    let total = list.count(conn)?;
+    let items = list.fetch(conn, q.limit, q.offset, from_row)?;
+    Ok(Page { items, total })
 }
 
 pub fn ids_of_user(conn: &Connection, user: UserId) -> StoreResult<Vec<RoomId>> {

@@ -1,11 +1,24 @@
 //! The `users` table.
 
+use super::filtered::List;
 use super::is_unique_violation;
 use crate::model::{NewUser, Timestamp, User, UserId};
+use crate::query::{Field, FieldType, Value};
+use crate::store::list::Page;
 use crate::store::{StoreError, StoreResult, UserListQuery};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 pub(super) const COLUMNS: &str = "id, login, name, avatar, created_at";
+
+/// What `GET /api/users?query=` may filter on. `login` compares without
+/// regard to case, as the column is declared.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "id", FieldType::Integer),
+    Field::new("login", "login", FieldType::Text),
+    Field::new("name", "name", FieldType::Text),
+    Field::new("avatar", "avatar", FieldType::Text),
+    Field::new("createdAt", "created_at", FieldType::Timestamp),
+];
 
 pub(super) fn from_row(r: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -60,25 +73,31 @@ pub fn with_password(conn: &Connection, login: &str) -> StoreResult<Option<(User
         .optional()?)
 }
 
-pub fn list(conn: &Connection, q: &UserListQuery) -> StoreResult<Vec<User>> {
-    // LIKE with an escaped prefix: the client's text is a bound value and
-    // its wildcards are literal.
-    let prefix = q.login_prefix.as_ref().map(|p| {
-        let escaped = p
+pub fn list(conn: &Connection, q: &UserListQuery) -> StoreResult<Page<User>> {
+    let mut list = List::new(COLUMNS, "users", "id");
+    if let Some(me) = q.exclude {
+        list.condition("id <> ?", Value::Integer(me));
+    }
+    if let Some(prefix) = &q.login_prefix {
+        // LIKE with an escaped prefix: the client's text is a bound value
+        // and its wildcards are literal.
+        let escaped = prefix
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        format!("{escaped}%")
-    });
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users
-         WHERE (?1 IS NULL OR id <> ?1)
-           AND (?2 IS NULL OR id > ?2)
-           AND (?3 IS NULL OR login LIKE ?3 ESCAPE '\\')
-         ORDER BY id LIMIT ?4"
-    ))?;
-    let rows = stmt.query_map(params![q.exclude, q.after_id, prefix, q.limit], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        list.condition(
+            "login LIKE ? ESCAPE '\\'",
+            Value::Text(format!("{escaped}%")),
+        );
+    }
+    list.filter(q.filter.as_ref());
+    // The total counts every match; the cursor only picks where a page starts.
+    let total = list.count(conn)?;
+    if let Some(after) = q.after_id {
+        list.condition("id > ?", Value::Integer(after));
+    }
+    let items = list.fetch(conn, Some(q.limit), q.offset, from_row)?;
+    Ok(Page { items, total })
 }
 
 /// Which of `ids` are missing from the table, in the order given.
