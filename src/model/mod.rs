@@ -2,6 +2,7 @@
 
 mod file;
 pub mod phone;
+pub mod receipts;
 mod time;
 pub mod validate;
 

@@ -7,9 +7,9 @@ use crate::model::{
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-const COLUMNS: &str = "r.id, r.kind, r.name, r.public, r.creator_id, r.created_at";
+pub(super) const COLUMNS: &str = "r.id, r.kind, r.name, r.public, r.creator_id, r.created_at";
 
-fn from_row(r: &Row) -> rusqlite::Result<Room> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<Room> {
     let kind: String = r.get(1)?;
     Ok(Room {
         id: r.get(0)?,
