@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod context;
+mod events;
 mod files;
 mod health;
 mod messages;

@@ -3,11 +3,11 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::users::limit;
-use crate::actors::messages::{AddMember, DeleteRoom, RemoveMember};
+use crate::actors::messages::{AddMember, DeleteRoom, MarkSeen, RemoveMember};
 use crate::actors::room_actor;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
-use crate::model::{Role, RoomId, RoomPatch, UserId};
+use crate::model::{Role, RoomId, RoomPatch, Seq, UserId};
 use crate::service::{self, RoomRequest};
 use serde::{Deserialize, Serialize};
 
@@ -57,10 +57,15 @@ struct Count {
     count: usize,
 }
 
-/// GET /api/rooms — the rooms I am in.
+/// GET /api/rooms — the rooms I am in, each with `lastSeq`, my `readSeq`
+/// and `deliveredSeq`, and `unread` (others' messages after `readSeq`).
 pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let rooms = ctx.app.store.run(move |s| s.rooms_of_user(me)).await?;
+    let rooms = ctx
+        .app
+        .store
+        .run(move |s| s.rooms_with_receipts(me))
+        .await?;
     Ok(Reply::with_meta(
         &rooms,
         Some(&Count { count: rooms.len() }),
@@ -190,4 +195,24 @@ pub async fn remove_participant(ctx: Ctx) -> Result<Reply> {
     let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
     let message = room.send(RemoveMember { by: me, user_id }).await??;
     Ok(Reply::ok(&message))
+}
+
+#[derive(Deserialize)]
+struct Seen {
+    seq: Option<Seq>,
+}
+
+/// POST /api/rooms/{id}/seen {seq} — moves my read position forward (an
+/// older seq changes nothing; one past the last message is 422) and tells
+/// the room with a `seen` frame.
+pub async fn seen(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let body: Seen = ctx.json()?;
+    let seq = body
+        .seq
+        .ok_or_else(|| Error::Validation(vec![crate::model::FieldError::required("seq")]))?;
+    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
+    room.send(MarkSeen { user_id: me, seq }).await??;
+    Ok(Reply::done())
 }

@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, files, health, messages, phone, rooms, sessions, users};
+use super::{admin, auth, events, files, health, messages, phone, rooms, sessions, users};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -27,6 +27,8 @@ pub enum Route {
     Participants,
     Participant,
     Messages,
+    Seen,
+    Events,
     AdminLogin,
     AdminLogout,
     AdminStats,
@@ -77,6 +79,8 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::Messages,
         &[Method::GET, Method::POST],
     ),
+    ("/api/rooms/{id}/seen", Route::Seen, &[Method::POST]),
+    ("/api/events", Route::Events, &[Method::GET]),
     ("/api/admin/auth", Route::AdminLogin, &[Method::POST]),
     (
         "/api/admin/auth/logout",
@@ -154,6 +158,8 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::Participant, _) => rooms::remove_participant(ctx).await,
         (Route::Messages, Method::POST) => messages::create(ctx).await,
         (Route::Messages, _) => messages::list(ctx).await,
+        (Route::Seen, _) => rooms::seen(ctx).await,
+        (Route::Events, _) => events::stream(ctx).await,
         (Route::AdminLogin, _) => admin::auth::login(ctx).await,
         (Route::AdminLogout, _) => admin::auth::logout(ctx).await,
         (Route::AdminStats, _) => admin::stats::get(ctx).await,

@@ -3,10 +3,11 @@
 
 use super::context::Ctx;
 use super::response::Reply;
+use crate::actors::messages::OnlineUsers;
 use crate::auth as passwords;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
-use crate::model::{NewUser, Room, User};
+use crate::model::{NewUser, Room, Timestamp, User};
 use crate::store::UserListQuery;
 use serde::{Deserialize, Serialize};
 
@@ -109,17 +110,40 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     Ok(Reply::with_meta(&users, Some(&meta)))
 }
 
-/// GET /api/users/{id}
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WithPresence {
+    #[serde(flatten)]
+    user: User,
+    online: bool,
+    last_seen_at: Option<Timestamp>,
+}
+
+/// GET /api/users/{id} — with `online` and `lastSeenAt` for someone who
+/// shares a room with me (or me); others see the bare profile.
 pub async fn get(ctx: Ctx) -> Result<Reply> {
-    ctx.session().await?;
+    let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "user")?;
-    let user = ctx
+    let (user, last_seen) = ctx
         .app
         .store
-        .run(move |s| s.user(id))
+        .run(move |s| Ok(s.user(id)?.map(|u| (u, s.last_seen_for(me, id)))))
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
-    Ok(Reply::ok(&user))
+    let Some(last_seen_at) = last_seen? else {
+        return Ok(Reply::ok(&user));
+    };
+    let online = !ctx
+        .app
+        .registry
+        .send(OnlineUsers { user_ids: vec![id] })
+        .await?
+        .is_empty();
+    Ok(Reply::ok(&WithPresence {
+        user,
+        online,
+        last_seen_at,
+    }))
 }
 
 #[derive(Serialize)]

@@ -29,11 +29,29 @@ impl RoomState {
         });
     }
 
-    fn write(&mut self, seq: Seq, frame: Encoded, out: &mut Vec<Encoded>) {
-        if !self.already_sent(seq) {
-            self.mark_sent(seq);
-            out.push(frame);
+    fn write(&mut self, at: (RoomId, Seq), frame: Encoded, out: &mut impl Written) {
+        if !self.already_sent(at.1) {
+            self.mark_sent(at.1);
+            out.written(Some(at), frame);
         }
+    }
+}
+
+/// Where the frames to write go. The WebSocket writer needs only the bytes;
+/// the SSE stream also needs each room frame's (room, seq) for its event id.
+pub trait Written {
+    fn written(&mut self, at: Option<(RoomId, Seq)>, frame: Encoded);
+}
+
+impl Written for Vec<Encoded> {
+    fn written(&mut self, _: Option<(RoomId, Seq)>, frame: Encoded) {
+        self.push(frame);
+    }
+}
+
+impl Written for Vec<(Option<(RoomId, Seq)>, Encoded)> {
+    fn written(&mut self, at: Option<(RoomId, Seq)>, frame: Encoded) {
+        self.push((at, frame));
     }
 }
 
@@ -44,9 +62,9 @@ pub struct Ordering {
 
 impl Ordering {
     /// Turns one queued item into the frames to write now, in order.
-    pub fn accept(&mut self, item: Outgoing, out: &mut Vec<Encoded>) {
+    pub fn accept(&mut self, item: Outgoing, out: &mut impl Written) {
         match item {
-            Outgoing::Frame(frame) => out.push(frame),
+            Outgoing::Frame(frame) => out.written(None, frame),
             Outgoing::RoomFrame {
                 room_id,
                 seq,
@@ -55,7 +73,7 @@ impl Ordering {
                 let room = self.rooms.entry(room_id).or_default();
                 match &mut room.held {
                     Some(held) => held.push((seq, frame)),
-                    None => room.write(seq, frame, out),
+                    None => room.write((room_id, seq), frame, out),
                 }
             }
             Outgoing::ResumeStart { room_id } => {
@@ -77,7 +95,7 @@ impl Ordering {
                     }
                     newest = seq;
                     room.mark_sent(seq);
-                    out.push(frame);
+                    out.written(Some((room_id, seq)), frame);
                 }
             }
         }
@@ -109,7 +127,7 @@ mod tests {
 
     fn run(items: Vec<Outgoing>) -> Vec<String> {
         let mut o = Ordering::default();
-        let mut out = Vec::new();
+        let mut out: Vec<Encoded> = Vec::new();
         for i in items {
             o.accept(i, &mut out);
         }
