@@ -12,7 +12,9 @@
 //!   pragmas, migrations from `data/migrations`, one file per table group,
 //!   and the group-commit writer thread. All SQL lives here.
 //! - [`actors`] — actix actors: the registry, one actor per active room
-//!   (members, next seq, fan-out), one per connected user (sockets, rooms).
+//!   (members, next seq, fan-out, read positions, typing), one per
+//!   connected user (sockets — WebSocket or SSE — rooms, presence,
+//!   batched delivered positions).
 //!   Actors share the System arbiter thread, so a fan-out from a room to
 //!   its user actors never crosses threads (spreading rooms and users over
 //!   one arbiter per core was measured: fan-out CPU per delivery rose from
@@ -24,7 +26,8 @@
 //! - [`net`] — the WebSocket listener; per connection a reader (decode,
 //!   call actors) and a writer task (bounded queue, resume ordering).
 //! - [`http`] — the hyper server, router, request context, one file per
-//!   resource.
+//!   resource; `http/events.rs` is the Server-Sent Events stream, which
+//!   reuses the WebSocket writer's per-room ordering (`net::ordering`).
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
