@@ -164,10 +164,15 @@ async fn presence_reaches_only_those_who_share_a_room() {
     let mut a = Ws::connect(&server, &alice).await.with_presence();
     let mut e = Ws::connect(&server, &eve).await.with_presence();
 
-    let b = Ws::connect(&server, &bob).await;
+    let mut b = Ws::connect(&server, &bob).await.with_presence();
     assert_eq!(
         a.next_frame().await,
         json!({"type": "presence", "userId": bob.id, "status": "online"})
+    );
+    // A new socket learns who is online already.
+    assert_eq!(
+        b.next_frame().await,
+        json!({"type": "presence", "userId": alice.id, "status": "online"})
     );
     let path = format!("/api/users/{}", bob.id);
     let (_, seen_by_alice) = api.get(&path, &alice.token).await;

@@ -342,6 +342,8 @@ impl RoomActor {
                 // The removed member hears it too, then stops hearing.
                 self.fan_out_message(&frame, m.seq);
                 self.members.remove(&user_id);
+                // Rejoining starts from a fresh participants row.
+                self.read.remove(&user_id);
                 if let Some(addr) = self.online.remove(&user_id) {
                     addr.do_send(LeftRoom {
                         room_id: self.room_id,

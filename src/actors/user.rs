@@ -71,6 +71,28 @@ impl UserActor {
     }
 }
 
+/// The online users who share a room with `user_id`, with their actors.
+async fn online_co_members(
+    store: &StoreHandle,
+    registry: &Addr<RegistryActor>,
+    user_id: UserId,
+) -> Vec<(UserId, Addr<UserActor>)> {
+    let user_ids = match store.run(move |s| s.co_members(user_id)).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "cannot find who shares a room");
+            return Vec::new();
+        }
+    };
+    if user_ids.is_empty() {
+        return Vec::new();
+    }
+    registry
+        .send(OnlineUsers { user_ids })
+        .await
+        .unwrap_or_default()
+}
+
 /// Sends a presence frame to every online user who shares a room with
 /// `user_id`. Presence is ephemeral: a recipient whose mailbox is full
 /// just misses it.
@@ -81,20 +103,7 @@ async fn announce(
     status: PresenceStatus,
     last_seen_at: Option<Timestamp>,
 ) {
-    let user_ids = match store.run(move |s| s.co_members(user_id)).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::warn!(user_id, error = %e, "cannot find whom to tell about presence");
-            return;
-        }
-    };
-    if user_ids.is_empty() {
-        return;
-    }
-    let online = registry
-        .send(OnlineUsers { user_ids })
-        .await
-        .unwrap_or_default();
+    let online = online_co_members(&store, &registry, user_id).await;
     let frame: Encoded = ServerFrame::Presence {
         user_id,
         status,
@@ -157,8 +166,23 @@ impl Actor for UserActor {
 impl Handler<AddConn> for UserActor {
     type Result = ();
 
-    fn handle(&mut self, msg: AddConn, _: &mut Self::Context) {
+    /// A new socket also learns who of the people sharing a room with
+    /// the user is online now; later changes come as they happen.
+    fn handle(&mut self, msg: AddConn, ctx: &mut Self::Context) {
+        let conn = msg.conn.clone();
         self.conns.insert(msg.conn.id, msg.conn);
+        let (store, registry, user_id) = (self.store.clone(), self.registry.clone(), self.user_id);
+        let snapshot = async move {
+            for (other, _) in online_co_members(&store, &registry, user_id).await {
+                let frame = ServerFrame::Presence {
+                    user_id: other,
+                    status: PresenceStatus::Online,
+                    last_seen_at: None,
+                };
+                conn.offer(Outgoing::Frame(frame.encode_for(conn.format)));
+            }
+        };
+        ctx.spawn(snapshot.into_actor(self));
     }
 }
 
