@@ -202,3 +202,22 @@ async fn presence_reaches_only_those_who_share_a_room() {
     e.expect_quiet().await;
     a.expect_quiet().await;
 }
+
+#[tokio::test]
+async fn a_quick_reconnect_does_not_flap_presence() {
+    let (server, _api, [alice, bob, _], _) = outsider(&["--presence-grace-ms", "1000"]).await;
+    let mut a = Ws::connect(&server, &alice).await.with_presence();
+    let b = Ws::connect(&server, &bob).await;
+    assert_eq!(a.next_frame().await["status"], "online");
+
+    // Gone and back within the grace: nobody hears of it.
+    b.close().await;
+    let b = Ws::connect(&server, &bob).await;
+    b.close().await;
+    let offline = a.next_frame().await;
+    assert_eq!(
+        (&offline["userId"], &offline["status"]),
+        (&json!(bob.id), &json!("offline"))
+    );
+    a.expect_quiet().await;
+}
