@@ -159,3 +159,68 @@ async fn events_stream_live_and_resume_exactly_after_last_event_id() {
         .unwrap();
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn a_stream_that_stops_reading_is_cut_and_resumes_without_loss() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A tiny queue makes "falling behind" quick; a large resume limit lets
+    // the reconnect replay everything that was missed.
+    let Pair {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start_with(&["--ws-queue-frames", "8", "--resume-limit", "5000"]).await;
+
+    // The stream's socket has a tiny receive buffer and is not read.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = server.http.trim_start_matches("http://").parse().unwrap();
+    let mut tcp = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        alice.token
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+
+    // Enough to fill the kernel buffers and the queue.
+    let total = 1500;
+    let big = "x".repeat(4000);
+    for _ in 0..total {
+        api.say(&bob, room, &big).await;
+    }
+
+    // Whatever was buffered, then the server ends the response early (the
+    // last chunk of a chunked body is empty).
+    let mut raw = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    while !raw.ends_with(b"\r\n0\r\n\r\n") {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("the server should end a stream that fell behind")
+            .unwrap();
+        assert!(n > 0, "connection closed before the response ended");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let received = text.matches("event: message_created").count();
+    assert!(received < total, "the stream should have been cut off");
+    let last_id = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("at least the ready event")
+        .to_owned();
+
+    // Reconnecting with the last id gets exactly the rest.
+    let mut sse = Sse::open(&api, &alice.token, Some(&last_id)).await;
+    assert_eq!(sse.next().await.event, "ready");
+    let mut seqs = Vec::new();
+    while seqs.len() < total - received {
+        let e = sse.next_of("message_created").await;
+        seqs.push(e.data["message"]["seq"].as_i64().unwrap());
+    }
+    let first = received as i64 + 1;
+    assert_eq!(seqs, (first..=total as i64).collect::<Vec<_>>());
+}
