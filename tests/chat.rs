@@ -568,6 +568,8 @@ async fn bincode_clients_share_rooms_with_json_clients() {
                 assert_eq!(message.seq, 1);
                 got_ack = true;
             }
+            // Bob is online: the new socket is told so.
+            ServerFrameBin::Presence { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
