@@ -25,6 +25,9 @@ pub struct App {
     /// Image variants (decode, scale, encode) take one core each while
     /// they run; at most one per core, like password hashes.
     pub image_work: Semaphore,
+    /// The time scheduled and disappearing messages, auto-seen periods and
+    /// online time run on.
+    pub clock: std::sync::Arc<crate::clock::Clock>,
     /// Uploaded files on disk.
     pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
@@ -37,6 +40,8 @@ pub struct App {
     pub admin: Option<AdminAuth>,
     /// Phone login: code key, SMS queue, code rate limits.
     pub phone: PhoneAuth,
+    /// Tells the webhook deliverer that a bot's webhook was set or removed.
+    pub webhooks: crate::webhooks::WebhookSignal,
     next_conn_id: AtomicU64,
 }
 
@@ -47,6 +52,7 @@ impl App {
         registry: Addr<RegistryActor>,
         shutdown: CancellationToken,
         phone: PhoneAuth,
+        webhooks: crate::webhooks::WebhookSignal,
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
@@ -55,6 +61,7 @@ impl App {
             .clone()
             .map(|credentials| AdminAuth::new(credentials, config.admin_token_ttl_secs));
         let blobs = crate::files::Blobs::new(&config.data_dir);
+        let clock = std::sync::Arc::new(crate::clock::Clock::new(config.test_clock));
         App {
             config,
             store,
@@ -63,11 +70,13 @@ impl App {
             password_work: Semaphore::new(cores()),
             image_work: Semaphore::new(cores()),
             blobs,
+            clock,
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,
             admin,
             phone,
+            webhooks,
             next_conn_id: AtomicU64::new(1),
         }
     }

@@ -51,6 +51,16 @@ pub struct Settings {
     /// WebSocket actions allowed per connection per second (bursts of twice that); 0 = no limit [default: 100]
     #[arg(long, env = "PALAVER_WS_ACTIONS_PER_SEC")]
     pub ws_actions_per_sec: Option<u32>,
+    /// For tests only: lets clients move the server's automation clock
+    /// forward with POST /api/test/clock. Never on a real server.
+    #[arg(
+        long,
+        env = "PALAVER_TEST_CLOCK",
+        hide = true,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub test_clock: Option<bool>,
     /// Largest uploaded file in bytes [default: 26214400, 25 MiB]
     #[arg(long, env = "PALAVER_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
@@ -103,6 +113,15 @@ pub struct Settings {
     /// Header sent with every webhook POST, as "Name: value" (e.g. "Authorization: Bearer ...")
     #[arg(long, env = "PALAVER_SMS_WEBHOOK_AUTH_HEADER", hide_env_values = true)]
     pub sms_webhook_auth_header: Option<String>,
+    /// Wait before the first retry of a failed webhook delivery, in ms; each further failure doubles it (up to an hour) [default: 1000]
+    #[arg(long, env = "PALAVER_WEBHOOK_RETRY_BASE_MS")]
+    pub webhook_retry_base_ms: Option<u64>,
+    /// Attempts per message before a webhook delivery is marked failed [default: 12]
+    #[arg(long, env = "PALAVER_WEBHOOK_MAX_ATTEMPTS")]
+    pub webhook_max_attempts: Option<u32>,
+    /// Time a webhook receiver gets to connect and answer, in ms [default: 10000]
+    #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT_MS")]
+    pub webhook_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -124,6 +143,7 @@ impl Settings {
                 .auth_per_account_per_minute
                 .or(other.auth_per_account_per_minute),
             ws_actions_per_sec: self.ws_actions_per_sec.or(other.ws_actions_per_sec),
+            test_clock: self.test_clock.or(other.test_clock),
             max_upload_bytes: self.max_upload_bytes.or(other.max_upload_bytes),
             typing_ttl_ms: self.typing_ttl_ms.or(other.typing_ttl_ms),
             presence_grace_ms: self.presence_grace_ms.or(other.presence_grace_ms),
@@ -151,6 +171,9 @@ impl Settings {
             sms_webhook_auth_header: self
                 .sms_webhook_auth_header
                 .or(other.sms_webhook_auth_header),
+            webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
+            webhook_max_attempts: self.webhook_max_attempts.or(other.webhook_max_attempts),
+            webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
         }
     }
 
@@ -181,6 +204,8 @@ pub struct Config {
     /// 0 means no limit.
     pub ws_actions_per_sec: u32,
     pub max_upload_bytes: u64,
+    /// Whether `POST /api/test/clock` may move the automation clock.
+    pub test_clock: bool,
     /// How long a `typing` lasts without a new one (ms).
     pub typing_ttl_ms: u64,
     /// How long a user without sockets stays online (ms): presence debounce.
@@ -201,6 +226,12 @@ pub struct Config {
     pub code_checks_per_phone_per_minute: u32,
     /// Where SMS go; `None` means the log sender.
     pub sms_webhook: Option<SmsWebhook>,
+    /// First webhook retry delay (ms); doubled per failure, capped at an hour.
+    pub webhook_retry_base_ms: u64,
+    /// Webhook attempts per message before it is marked failed.
+    pub webhook_max_attempts: u32,
+    /// Connect-and-answer deadline of one webhook request (ms).
+    pub webhook_timeout_ms: u64,
 }
 
 /// The administrator's login. Debug output hides the password, so the
@@ -332,6 +363,7 @@ impl Config {
             auth_per_account_per_minute: s.auth_per_account_per_minute.unwrap_or(10),
             ws_actions_per_sec: s.ws_actions_per_sec.unwrap_or(100),
             max_upload_bytes: s.max_upload_bytes.unwrap_or(25 * 1024 * 1024),
+            test_clock: s.test_clock.unwrap_or(false),
             typing_ttl_ms: s.typing_ttl_ms.unwrap_or(5000),
             presence_grace_ms: s.presence_grace_ms.unwrap_or(2000),
             delivered_flush_ms: s.delivered_flush_ms.unwrap_or(5000),
@@ -350,6 +382,9 @@ impl Config {
             code_checks_per_ip_per_minute: s.code_checks_per_ip_per_minute.unwrap_or(30),
             code_checks_per_phone_per_minute: s.code_checks_per_phone_per_minute.unwrap_or(10),
             sms_webhook,
+            webhook_retry_base_ms: s.webhook_retry_base_ms.unwrap_or(1000),
+            webhook_max_attempts: s.webhook_max_attempts.unwrap_or(12),
+            webhook_timeout_ms: s.webhook_timeout_ms.unwrap_or(10_000),
         };
         if let Some(admin) = &config.admin {
             anyhow::ensure!(
@@ -385,6 +420,18 @@ impl Config {
         anyhow::ensure!(
             config.delivered_flush_ms >= 10,
             "delivered-flush-ms must be at least 10"
+        );
+        anyhow::ensure!(
+            config.webhook_retry_base_ms >= 1,
+            "webhook-retry-base-ms must be at least 1"
+        );
+        anyhow::ensure!(
+            config.webhook_max_attempts >= 1,
+            "webhook-max-attempts must be at least 1"
+        );
+        anyhow::ensure!(
+            config.webhook_timeout_ms >= 100,
+            "webhook-timeout-ms must be at least 100"
         );
         anyhow::ensure!(
             (1..=u32::MAX as u64).contains(&config.resume_limit),

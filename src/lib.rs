@@ -10,7 +10,9 @@
 //!   validation. Imports nothing else of ours.
 //! - [`store`] — the `Store` trait and its SQLite implementation: pool and
 //!   pragmas, migrations from `data/migrations`, one file per table group,
-//!   and the group-commit writer thread. All SQL lives here.
+//!   and the group-commit writer thread. All SQL lives here. `store::list`
+//!   is the one list query (condition tree, sort, page over allow-listed
+//!   fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room
 //!   (members, next seq, fan-out, read positions, typing), one per
 //!   connected user (sockets — WebSocket or SSE — rooms, presence,
@@ -26,11 +28,20 @@
 //! - [`net`] — the WebSocket listener; per connection a reader (decode,
 //!   call actors) and a writer task (bounded queue, resume ordering).
 //! - [`http`] — the hyper server, router, request context, one file per
-//!   resource; `http/events.rs` is the Server-Sent Events stream, which
-//!   reuses the WebSocket writer's per-room ordering (`net::ordering`).
+//!   resource; `http/admin/` is the Management API (one file per resource,
+//!   `list.rs` parses page, sort and filters).
+//!   `http/events.rs` is the Server-Sent Events stream, which reuses the
+//!   WebSocket writer's per-room ordering (`net::ordering`).
 //! - [`service`] — operations both front ends offer (create room, post).
+//! - [`analytics`] — pure functions over a person's messages: conversation
+//!   time, the per-day chart, resource counts, noisy and best contacts.
+//! - [`clock`] — the time automation runs on: the system clock, which a
+//!   server started with `--test-clock` lets tests move forward.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
 //!   `data/files`, streamed in with a size limit, and cached image variants.
+//! - [`webhooks`] — bots' outgoing webhooks: a task that reads new
+//!   messages after per-(bot, room) cursors and POSTs them, HMAC-signed,
+//!   with retries; room actors nudge it through a bounded channel.
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
 //! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest);
 //!   phone login's one-time codes (HMAC'd at rest), the SMS senders (log
@@ -68,8 +79,10 @@
 //! commit order.
 
 pub mod actors;
+pub mod analytics;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod files;
@@ -82,3 +95,4 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod store;
+pub mod webhooks;

@@ -1,11 +1,12 @@
 //! Wires everything: store, actors, both listeners; stops them in order.
 
-use crate::actors::{ActorLimits, RegistryActor};
+use crate::actors::{ActorLimits, RegistryActor, RoomWatch};
 use crate::app::App;
 use crate::auth::phone::PhoneAuth;
 use crate::config::Config;
 use crate::store::sqlite::{SqliteStore, WriterConfig};
 use crate::store::{Store, StoreHandle};
+use crate::webhooks::{Deliverer, RetryPolicy, WebhookSignal};
 use crate::{http, net, shutdown};
 use actix::Actor;
 use std::net::SocketAddr;
@@ -13,6 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Rooms with new messages waiting for the webhook deliverer. Past this,
+/// nudges are dropped; the deliverer's periodic sweep reads the store.
+const WEBHOOK_NUDGES: usize = 1024;
 
 /// Runs the server on a multi-thread tokio runtime with actix on top, until
 /// Ctrl-C or SIGTERM.
@@ -93,7 +98,10 @@ pub async fn run(
         delivered_flush: Duration::from_millis(config.delivered_flush_ms),
         ..ActorLimits::default()
     };
-    let registry = RegistryActor::new(handle.clone(), limits).start();
+    let (watch, nudges) = RoomWatch::new(WEBHOOK_NUDGES);
+    let registry = RegistryActor::new(handle.clone(), limits)
+        .watching(watch.clone())
+        .start();
 
     let http_listener = TcpListener::bind(config.http_addr)
         .await
@@ -105,9 +113,32 @@ pub async fn run(
     let ws_addr = ws_listener.local_addr()?;
 
     let phone = PhoneAuth::start(&config, &handle, shutdown.clone()).await?;
-    let app = Arc::new(App::new(config, handle, registry, shutdown.clone(), phone));
+    let signal = WebhookSignal::default();
+    let deliverer = Deliverer::new(
+        handle.clone(),
+        watch,
+        signal.clone(),
+        std::time::Duration::from_millis(config.webhook_timeout_ms),
+        RetryPolicy {
+            base: std::time::Duration::from_millis(config.webhook_retry_base_ms),
+            max_attempts: config.webhook_max_attempts,
+        },
+        shutdown.clone(),
+    );
+    let webhook_task = tokio::spawn(deliverer.run(nudges));
+    let app = Arc::new(App::new(
+        config,
+        handle,
+        registry,
+        shutdown.clone(),
+        phone,
+        signal,
+    ));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
+    if app.clock.is_adjustable() {
+        tracing::warn!("--test-clock is on: any client may move the automation clock; never use it on a real server");
+    }
     tracing::info!(%http_addr, %ws_addr, data_dir = %app.config.data_dir.display(), "palaver ready");
     ready(http_addr, ws_addr);
 
@@ -115,6 +146,7 @@ pub async fn run(
     tracing::info!("draining: no new connections; closing sockets with 1001");
     let _ = ws_task.await;
     let _ = http_task.await;
+    let _ = webhook_task.await;
     tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
     tracing::info!("writer flushed; stopped");
     Ok(())

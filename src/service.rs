@@ -1,14 +1,17 @@
 //! Operations that both front ends offer (REST and WebSocket): the same
 //! validation, the same store calls, the same broadcasts.
 
-use crate::actors::messages::{Announce, EndSessions, Post, Posted};
+use crate::actors::messages::{
+    AddMember, Announce, By, DeleteRoom, EndSessions, Post, Posted, RemoveMember,
+};
 use crate::actors::room_actor;
 use crate::app::App;
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker, FieldError};
 use crate::model::{
-    MessageKind, NewMessage, NewRoom, RoomDetails, RoomId, RoomKind, Session, Timestamp, UserId,
+    Message, MessageKind, NewMessage, NewRoom, NewUser, Role, RoomDetails, RoomId, RoomKind,
+    Session, Timestamp, User, UserId, UserPatch,
 };
 use crate::protocol::ServerFrame;
 
@@ -215,4 +218,142 @@ pub fn end_sessions(app: &App, user_id: UserId, session_ids: Option<Vec<i64>>) {
         user_id,
         session_ids,
     });
+}
+
+/// An account as a client (or the administrator) asks for it, before
+/// validation. As a body it admits these fields only.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRequest {
+    pub login: Option<String>,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+}
+
+/// Validates and creates an account (sign-up and the Management API).
+pub async fn create_user(app: &App, req: UserRequest) -> Result<User> {
+    let mut c = Checker::default();
+    validate::login(&mut c, req.login.as_deref());
+    validate::password(&mut c, "password", req.password.as_deref());
+    c.text("name", req.name.as_deref(), validate::MAX_NAME_CHARS);
+    c.optional_text("avatar", req.avatar.as_deref(), validate::MAX_AVATAR_CHARS);
+    c.finish().map_err(Error::Validation)?;
+    let password = req.password.unwrap_or_default();
+    let new = NewUser {
+        login: req.login.unwrap_or_default(),
+        password_hash: String::new(),
+        name: req.name.unwrap_or_default().trim().to_owned(),
+        avatar: req.avatar,
+    };
+    let _slot = app.password_slot().await?;
+    Ok(app
+        .store
+        .run(move |s| {
+            let password_hash = auth::hash_for_store(&password)?;
+            s.create_user(&NewUser {
+                password_hash,
+                ..new
+            })
+        })
+        .await?)
+}
+
+/// Changes an account (Management API). A new password ends every session
+/// of the user and closes their sockets.
+pub async fn update_user(
+    app: &App,
+    user_id: UserId,
+    patch: UserPatch,
+    password: Option<String>,
+) -> Result<User> {
+    let _slot = match password {
+        Some(_) => Some(app.password_slot().await?),
+        None => None,
+    };
+    let ended = password.is_some();
+    let user = app
+        .store
+        .run(move |s| {
+            let password_hash = password.as_deref().map(auth::hash_for_store).transpose()?;
+            let user = s.update_user(
+                user_id,
+                &UserPatch {
+                    password_hash,
+                    ..patch
+                },
+            )?;
+            if ended {
+                s.revoke_all_sessions(user_id, None, Timestamp::now())?;
+            }
+            Ok(user)
+        })
+        .await?;
+    if ended {
+        end_sessions(app, user_id, None);
+    }
+    Ok(user)
+}
+
+/// Deletes an account: its sessions end (sockets close), it leaves every
+/// room through the room's actor (members see `participant_removed`), then
+/// the row goes.
+pub async fn delete_user(app: &App, user_id: UserId) -> Result<()> {
+    let rooms = app
+        .store
+        .run(move |s| {
+            s.user(user_id)?
+                .ok_or(crate::store::StoreError::NotFound("user"))?;
+            s.revoke_all_sessions(user_id, None, Timestamp::now())?;
+            s.room_ids_of_user(user_id)
+        })
+        .await?;
+    end_sessions(app, user_id, None);
+    for room_id in rooms {
+        match remove_participant(app, room_id, By::Admin, user_id).await {
+            // The room went, or they left, meanwhile: nothing to undo.
+            Ok(_) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(app.store.run(move |s| s.delete_user(user_id)).await?)
+}
+
+/// Adds `user_id` through the room's actor: a system message and
+/// `participant_added` for everyone in the room.
+pub async fn add_participant(
+    app: &App,
+    room_id: RoomId,
+    by: By,
+    user_id: UserId,
+    role: Role,
+) -> Result<Message> {
+    let exists = app.store.run(move |s| s.user(user_id)).await?.is_some();
+    if !exists {
+        return Err(Error::validation(
+            "userId",
+            "unknown",
+            format!("user {user_id} does not exist"),
+        ));
+    }
+    let room = room_actor(&app.registry, &app.store, room_id).await?;
+    room.send(AddMember { by, user_id, role }).await?
+}
+
+/// Removes (or, when `by` is the user, lets leave) through the room's
+/// actor: a system message and `participant_removed`.
+pub async fn remove_participant(
+    app: &App,
+    room_id: RoomId,
+    by: By,
+    user_id: UserId,
+) -> Result<Message> {
+    let room = room_actor(&app.registry, &app.store, room_id).await?;
+    room.send(RemoveMember { by, user_id }).await?
+}
+
+/// Deletes a room; every online participant gets `room_deleted`.
+pub async fn delete_room(app: &App, room_id: RoomId, by: By) -> Result<()> {
+    let room = room_actor(&app.registry, &app.store, room_id).await?;
+    room.send(DeleteRoom { by }).await?
 }

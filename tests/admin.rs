@@ -20,6 +20,37 @@ async fn without_credentials_the_management_api_does_not_exist() {
         ("GET", "/api/admin/stats", None),
         ("GET", "/api/admin/auth", None),
         ("DELETE", "/api/admin/users/1", None),
+        ("GET", "/api/admin/users", None),
+        ("POST", "/api/admin/users", Some(json!({"login": "x"}))),
+        ("GET", "/api/admin/users/1", None),
+        ("PATCH", "/api/admin/users/1", Some(json!({"name": "x"}))),
+        ("GET", "/api/admin/rooms", None),
+        ("POST", "/api/admin/rooms", Some(json!({"name": "x"}))),
+        ("GET", "/api/admin/rooms/1", None),
+        ("PATCH", "/api/admin/rooms/1", Some(json!({"name": "x"}))),
+        ("DELETE", "/api/admin/rooms/1", None),
+        ("GET", "/api/admin/rooms/1/participants", None),
+        (
+            "POST",
+            "/api/admin/rooms/1/participants",
+            Some(json!({"userId": 1})),
+        ),
+        (
+            "PATCH",
+            "/api/admin/rooms/1/participants/1",
+            Some(json!({"role": "admin"})),
+        ),
+        ("DELETE", "/api/admin/rooms/1/participants/1", None),
+        ("GET", "/api/admin/rooms/1/messages", None),
+        ("GET", "/api/admin/messages", None),
+        (
+            "GET",
+            "/api/admin/messages/00000000-0000-7000-8000-000000000000",
+            None,
+        ),
+        ("GET", "/api/admin/sessions", None),
+        ("GET", "/api/admin/sessions/1", None),
+        ("DELETE", "/api/admin/sessions/1", None),
     ] {
         let (status, body) = api.call(method, path, Some(&alice.token), body).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
@@ -106,4 +137,42 @@ async fn stats_count_what_the_server_holds() {
     assert_eq!(stats["participants"], 2);
     assert_eq!(stats["messages"], 2);
     assert_eq!(stats["liveSessions"], 2);
+}
+
+#[tokio::test]
+async fn every_admin_endpoint_wants_an_admin_token() {
+    let server = TestServer::start_with(ADMIN_ARGS);
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    for (method, path) in [
+        ("GET", "/api/admin/users"),
+        ("POST", "/api/admin/users"),
+        ("GET", "/api/admin/users/1"),
+        ("PATCH", "/api/admin/users/1"),
+        ("DELETE", "/api/admin/users/1"),
+        ("GET", "/api/admin/rooms"),
+        ("POST", "/api/admin/rooms"),
+        ("GET", "/api/admin/rooms/1"),
+        ("PATCH", "/api/admin/rooms/1"),
+        ("DELETE", "/api/admin/rooms/1"),
+        ("GET", "/api/admin/rooms/1/participants"),
+        ("POST", "/api/admin/rooms/1/participants"),
+        ("PATCH", "/api/admin/rooms/1/participants/1"),
+        ("DELETE", "/api/admin/rooms/1/participants/1"),
+        ("GET", "/api/admin/rooms/1/messages"),
+        ("GET", "/api/admin/messages"),
+        (
+            "GET",
+            "/api/admin/messages/00000000-0000-7000-8000-000000000000",
+        ),
+        ("GET", "/api/admin/sessions"),
+        ("GET", "/api/admin/sessions/1"),
+        ("DELETE", "/api/admin/sessions/1"),
+    ] {
+        let body = (method == "POST" || method == "PATCH").then(|| json!({}));
+        let (status, reply) = api.call(method, path, Some(&alice.token), body).await;
+        assert_eq!(status, 401, "{method} {path}: {reply}");
+    }
+    let (status, body) = api.get("/api/admin/users/1", &alice.token).await;
+    assert_eq!((status, &body["code"]), (401, &json!("unauthorized")));
 }

@@ -7,46 +7,14 @@ mod support;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::{Api, TestServer, Ws, WAIT};
+use support::{code_in, nth_logged_code, Api, TestServer, Ws, WAIT};
 use tokio::sync::mpsc;
 
 const ALICE: &str = "+4915123456789";
 const BOB: &str = "+14155552671";
 const CAROL: &str = "+447911123456";
-
-/// Every code the log sender wrote for `phone`, oldest first.
-fn logged_codes(data_dir: &Path, phone: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(data_dir.join("outbox/sms.log")).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| line.strip_prefix(phone)?.strip_prefix(' '))
-        .filter_map(code_in)
-        .collect()
-}
-
-/// The six-digit code in an SMS text.
-fn code_in(text: &str) -> Option<String> {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .map(str::to_owned)
-}
-
-/// Waits until the log sender has written the `n`th code for `phone`.
-async fn nth_logged_code(server: &TestServer, phone: &str, n: usize) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(code) = logged_codes(&server.data_dir, phone).get(n - 1) {
-            return code.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no SMS #{n} for {phone} in sms.log"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
 
 async fn ask_code(api: &Api, body: Value) -> (u16, Value) {
     api.call("POST", "/api/auth/code", None, Some(body)).await

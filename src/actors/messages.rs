@@ -2,7 +2,7 @@
 
 use super::{RoomActor, UserActor};
 use crate::error::Error;
-use crate::model::{Message, NewMessage, RoomId, Seq, UserId};
+use crate::model::{Message, NewMessage, Role, RoomId, Seq, UserId};
 use crate::protocol::ResumeStatus;
 use crate::protocol::{Encoded, Format};
 use actix::prelude::*;
@@ -231,24 +231,53 @@ pub struct Posted {
     pub duplicate: bool,
 }
 
+/// Who asks for a change to a room's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// A participant: their role decides what they may do.
+    Member(UserId),
+    /// The server's administrator (Management API): no role is needed, but
+    /// the room's own rules (a direct room has two people) still hold.
+    Admin,
+}
+
+impl By {
+    /// How system messages name who did it.
+    pub fn describe(self) -> String {
+        match self {
+            By::Member(id) => format!("user {id}"),
+            By::Admin => "an administrator".to_owned(),
+        }
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "Result<Message, Error>")]
 pub struct AddMember {
-    pub by: UserId,
+    pub by: By,
     pub user_id: UserId,
+    pub role: Role,
 }
 
 #[derive(Message)]
 #[rtype(result = "Result<Message, Error>")]
 pub struct RemoveMember {
-    pub by: UserId,
+    pub by: By,
     pub user_id: UserId,
 }
 
 #[derive(Message)]
 #[rtype(result = "Result<(), Error>")]
 pub struct DeleteRoom {
-    pub by: UserId,
+    pub by: By,
+}
+
+/// Change a participant's role (administrator only).
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct SetRole {
+    pub user_id: UserId,
+    pub role: Role,
 }
 
 #[derive(Message)]

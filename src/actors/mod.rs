@@ -6,10 +6,12 @@ pub mod messages;
 mod registry;
 mod room;
 mod user;
+mod watch;
 
 pub use registry::RegistryActor;
 pub use room::RoomActor;
 pub use user::UserActor;
+pub use watch::RoomWatch;
 
 use crate::error::Error;
 use crate::model::RoomId;

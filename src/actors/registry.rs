@@ -2,7 +2,7 @@
 //! only touch maps and never wait, so it is never the bottleneck of a room.
 
 use super::messages::*;
-use super::{ActorLimits, RoomActor, UserActor};
+use super::{ActorLimits, RoomActor, RoomWatch, UserActor};
 use crate::error::Error;
 use crate::model::{RoomId, UserId};
 use crate::store::StoreHandle;
@@ -16,6 +16,8 @@ const MAILBOX: usize = 4096;
 pub struct RegistryActor {
     store: StoreHandle,
     limits: ActorLimits,
+    /// Handed to every room actor: who follows which room's commits.
+    watch: RoomWatch,
     rooms: HashMap<RoomId, Addr<RoomActor>>,
     /// Online users: their actor and how many sockets they have open.
     users: HashMap<UserId, (Addr<UserActor>, usize)>,
@@ -26,9 +28,18 @@ impl RegistryActor {
         RegistryActor {
             store,
             limits,
+            watch: RoomWatch::default(),
             rooms: HashMap::new(),
             users: HashMap::new(),
         }
+    }
+}
+
+impl RegistryActor {
+    /// Room actors started from now on report their commits to `watch`.
+    pub fn watching(mut self, watch: RoomWatch) -> Self {
+        self.watch = watch;
+        self
     }
 }
 
@@ -102,10 +113,11 @@ impl Handler<ActivateRoom> for RegistryActor {
         let registry = ctx.address();
         let store = self.store.clone();
         let limits = self.limits;
+        let watch = self.watch.clone();
         let addr = self
             .rooms
             .entry(msg.room_id)
-            .or_insert_with(|| RoomActor::new(msg.room_id, registry, store, limits).start())
+            .or_insert_with(|| RoomActor::new(msg.room_id, registry, store, limits, watch).start())
             .clone();
         MessageResult(addr)
     }

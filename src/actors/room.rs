@@ -5,7 +5,7 @@
 //! in order, stay gap-free, and fan-out follows commit order.
 
 use super::messages::*;
-use super::{ActorLimits, RegistryActor, UserActor};
+use super::{ActorLimits, RegistryActor, RoomWatch, UserActor};
 use crate::error::Error;
 use crate::model::{Message, NewMessage, Role, RoomId, RoomKind, Seq, Timestamp, UserId};
 use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame, TypingState};
@@ -82,6 +82,12 @@ pub struct RoomActor {
     registry: Addr<RegistryActor>,
     store: StoreHandle,
     limits: ActorLimits,
+    /// Told after each commit that added messages, if a member follows
+    /// this room (a bot with a webhook).
+    watch: RoomWatch,
+    /// Whether a member follows this room, as of a watch generation;
+    /// `None` after a membership change: ask the watch again.
+    followed: Option<(u64, bool)>,
     state: State,
     kind: RoomKind,
     members: HashMap<UserId, Role>,
@@ -108,12 +114,15 @@ impl RoomActor {
         registry: Addr<RegistryActor>,
         store: StoreHandle,
         limits: ActorLimits,
+        watch: RoomWatch,
     ) -> Self {
         RoomActor {
             room_id,
             registry,
             store,
             limits,
+            watch,
+            followed: None,
             state: State::Loading,
             kind: RoomKind::Group,
             members: HashMap::new(),
@@ -151,6 +160,16 @@ impl RoomActor {
         match (&self.state, self.members.get(&user)) {
             (State::Ready, Some(role)) => Ok(*role),
             _ => Err(Error::not_found("room")),
+        }
+    }
+
+    /// The role of whoever asks (`None` for the administrator), or NotFound
+    /// when a member asks about a room they are not in, or the room is gone.
+    fn caller_role(&self, by: By) -> Result<Option<Role>, Error> {
+        match by {
+            By::Member(user) => self.role_of(user).map(Some),
+            By::Admin if matches!(self.state, State::Ready) => Ok(None),
+            By::Admin => Err(Error::not_found("room")),
         }
     }
 
@@ -280,9 +299,11 @@ impl RoomActor {
                 return;
             }
         };
+        let mut inserted = false;
         for ((after, outcome), responder) in after.into_iter().zip(outcomes).zip(responders) {
             match (&outcome, after) {
                 (OpOutcome::Inserted(m), after) => {
+                    inserted = true;
                     self.next_seq = m.seq + 1;
                     self.apply(after, m);
                 }
@@ -306,6 +327,21 @@ impl RoomActor {
             }
             responder.send(Ok(outcome));
         }
+        if inserted && self.is_followed() {
+            self.watch.nudge(self.room_id);
+        }
+    }
+
+    fn is_followed(&mut self) -> bool {
+        let generation = self.watch.generation();
+        match self.followed {
+            Some((seen, followed)) if seen == generation => followed,
+            _ => {
+                let followed = self.watch.any_follower(self.members.keys());
+                self.followed = Some((generation, followed));
+                followed
+            }
+        }
     }
 
     /// The in-memory side of a committed op, then its broadcast.
@@ -320,6 +356,7 @@ impl RoomActor {
             }
             AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);
+                self.followed = None;
                 if let Some(addr) = self.standby.remove(&user_id) {
                     addr.do_send(JoinedRoom {
                         room_id: self.room_id,
@@ -342,6 +379,7 @@ impl RoomActor {
                 // The removed member hears it too, then stops hearing.
                 self.fan_out_message(&frame, m.seq);
                 self.members.remove(&user_id);
+                self.followed = None;
                 // Rejoining starts from a fresh participants row.
                 self.read.remove(&user_id);
                 if let Some(addr) = self.online.remove(&user_id) {
@@ -470,12 +508,12 @@ impl Handler<AddMember> for RoomActor {
     type Result = ResponseFuture<Result<Message, Error>>;
 
     fn handle(&mut self, msg: AddMember, ctx: &mut Self::Context) -> Self::Result {
-        let check = self.role_of(msg.by).and_then(|role| {
+        let check = self.caller_role(msg.by).and_then(|role| {
             if self.kind == RoomKind::Direct {
                 Err(Error::Conflict(
                     "a direct room always has exactly two participants".into(),
                 ))
-            } else if !role.manages() {
+            } else if role.is_some_and(|r| !r.manages()) {
                 Err(Error::Forbidden(
                     "only the room's owner or admins may add participants".into(),
                 ))
@@ -491,11 +529,14 @@ impl Handler<AddMember> for RoomActor {
         if let Err(e) = check {
             return Box::pin(async { Err(e) });
         }
-        let system =
-            NewMessage::system(format!("user {} was added by user {}", msg.user_id, msg.by));
+        let system = NewMessage::system(format!(
+            "user {} was added by {}",
+            msg.user_id,
+            msg.by.describe()
+        ));
         let op = RoomOp::AddParticipant {
             user_id: msg.user_id,
-            role: Role::Member,
+            role: msg.role,
             system,
         };
         // If the new member is online, have their actor ready for the moment
@@ -522,18 +563,20 @@ impl Handler<RemoveMember> for RoomActor {
     type Result = ResponseFuture<Result<Message, Error>>;
 
     fn handle(&mut self, msg: RemoveMember, ctx: &mut Self::Context) -> Self::Result {
-        let leaving = msg.by == msg.user_id;
-        let check = self.role_of(msg.by).and_then(|role| {
+        let leaving = msg.by == By::Member(msg.user_id);
+        // The administrator may also take the owner out, and a person out of
+        // a direct room (their account is being deleted).
+        let check = self.caller_role(msg.by).and_then(|role| {
             let target = self.members.get(&msg.user_id).copied();
             match target {
                 None => Err(Error::not_found("participant")),
-                Some(_) if self.kind == RoomKind::Direct => Err(Error::Conflict(
+                Some(_) if self.kind == RoomKind::Direct && role.is_some() => Err(Error::Conflict(
                     "a direct room always has exactly two participants; delete it instead".into(),
                 )),
-                Some(Role::Owner) => Err(Error::Conflict(
+                Some(Role::Owner) if role.is_some() => Err(Error::Conflict(
                     "the owner cannot leave or be removed; delete the room instead".into(),
                 )),
-                Some(_) if leaving || role.manages() => Ok(()),
+                Some(_) if leaving || role.is_none_or(|r| r.manages()) => Ok(()),
                 Some(_) => Err(Error::Forbidden(
                     "only the room's owner or admins may remove other participants".into(),
                 )),
@@ -545,7 +588,7 @@ impl Handler<RemoveMember> for RoomActor {
         let text = if leaving {
             format!("user {} left", msg.user_id)
         } else {
-            format!("user {} was removed by user {}", msg.user_id, msg.by)
+            format!("user {} was removed by {}", msg.user_id, msg.by.describe())
         };
         let op = RoomOp::RemoveParticipant {
             user_id: msg.user_id,
@@ -559,8 +602,8 @@ impl Handler<DeleteRoom> for RoomActor {
     type Result = ResponseActFuture<Self, Result<(), Error>>;
 
     fn handle(&mut self, msg: DeleteRoom, _: &mut Self::Context) -> Self::Result {
-        let check = self.role_of(msg.by).and_then(|role| match role {
-            Role::Owner => Ok(()),
+        let check = self.caller_role(msg.by).and_then(|role| match role {
+            None | Some(Role::Owner) => Ok(()),
             _ => Err(Error::Forbidden(
                 "only the room's owner may delete it".into(),
             )),
@@ -589,6 +632,35 @@ impl Handler<DeleteRoom> for RoomActor {
                 room_id: act.room_id,
                 addr: ctx.address(),
             });
+            Ok(())
+        }))
+    }
+}
+
+impl Handler<SetRole> for RoomActor {
+    type Result = ResponseActFuture<Self, Result<(), Error>>;
+
+    /// Stored first, then the members map follows, so what the room
+    /// enforces never runs ahead of what is committed.
+    fn handle(&mut self, msg: SetRole, _: &mut Self::Context) -> Self::Result {
+        let check = self.caller_role(By::Admin).and_then(|_| {
+            if self.members.contains_key(&msg.user_id) {
+                Ok(())
+            } else {
+                Err(Error::not_found("participant"))
+            }
+        });
+        if let Err(e) = check {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let (room_id, user_id, role) = (self.room_id, msg.user_id, msg.role);
+        let store = self.store.clone();
+        let write = async move { store.run(move |s| s.set_role(room_id, user_id, role)).await };
+        Box::pin(write.into_actor(self).map(move |result, act, _| {
+            result?;
+            if let Some(current) = act.members.get_mut(&user_id) {
+                *current = role;
+            }
             Ok(())
         }))
     }

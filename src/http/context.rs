@@ -149,6 +149,24 @@ impl Ctx {
             .map_err(|e| Error::BadRequest(format!("invalid query string: {e}")))
     }
 
+    /// The query string as name/value pairs, in order.
+    pub fn query_pairs(&self) -> Result<Vec<(String, String)>> {
+        self.query()
+    }
+
+    /// The request path (without the query).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// A path parameter as text.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// An integer id from the path. Ids are integers, so anything else names
     /// nothing that exists.
     pub fn id(&self, name: &str, what: &str) -> Result<i64> {

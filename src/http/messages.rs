@@ -1,21 +1,46 @@
 //! A room's messages: post (same path as WebSocket) and history pages.
 
 use super::context::Ctx;
+use super::pagination::Pagination;
 use super::response::Reply;
 use super::users::limit;
 use crate::error::{Error, Result};
-use crate::model::{HistoryCursor, Seq};
+use crate::model::{HistoryCursor, RoomId, Seq, UserId};
 use crate::service::{self, MessageRequest};
 use serde::{Deserialize, Serialize};
 
+/// A message as clients post it over REST (users and bots alike).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateMessage {
+pub(super) struct CreateMessage {
     message_id: Option<String>,
     content: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     reply_id: Option<String>,
+}
+
+impl CreateMessage {
+    /// Validates and posts through the room actor: 201 with the message's
+    /// place in history, or 200 for a retry (nothing was created this time).
+    pub(super) async fn post(self, ctx: &Ctx, sender: UserId, room: RoomId) -> Result<Reply> {
+        let message = service::new_message(
+            sender,
+            MessageRequest {
+                message_id: self.message_id,
+                content: self.content,
+                kind: self.kind,
+                reply_id: self.reply_id,
+            },
+        )?;
+        let posted = service::post_message(&ctx.app, room, message).await?;
+        if posted.duplicate {
+            return Ok(Reply::ok(&posted.message));
+        }
+        let seq = posted.message.seq;
+        let location = format!("/api/rooms/{room}/messages?after={}&limit=1", seq - 1);
+        Ok(Reply::created(&posted.message, location))
+    }
 }
 
 /// POST /api/rooms/{id}/messages {messageId?, content, type?, replyId?} —
@@ -25,23 +50,7 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
     let body: CreateMessage = ctx.json()?;
-    let message = service::new_message(
-        me,
-        MessageRequest {
-            message_id: body.message_id,
-            content: body.content,
-            kind: body.kind,
-            reply_id: body.reply_id,
-        },
-    )?;
-    let posted = service::post_message(&ctx.app, id, message).await?;
-    if posted.duplicate {
-        // A retry: nothing was created this time.
-        return Ok(Reply::ok(&posted.message));
-    }
-    let seq = posted.message.seq;
-    let location = format!("/api/rooms/{id}/messages?after={}&limit=1", seq - 1);
-    Ok(Reply::created(&posted.message, location))
+    body.post(&ctx, me, id).await
 }
 
 #[derive(Deserialize)]
@@ -66,22 +75,6 @@ struct HistoryMeta {
     next_before: Option<Seq>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pagination: Option<Pagination>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Pagination {
-    current_page: u64,
-    per_page: u32,
-    total: u64,
-    total_pages: u64,
-    links: Links,
-}
-
-#[derive(Serialize)]
-struct Links {
-    next: Option<String>,
-    previous: Option<String>,
 }
 
 /// GET /api/rooms/{id}/messages?before=SEQ|after=SEQ|lastId=SEQ|page=N&limit=N
@@ -120,20 +113,9 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);
     let pagination = match cursor {
-        HistoryCursor::Page(page) => {
-            let total_pages = last_seq.div_ceil(u64::from(limit));
-            let link = |p: u64| format!("/api/rooms/{id}/messages?page={p}&limit={limit}");
-            Some(Pagination {
-                current_page: page,
-                per_page: limit,
-                total: last_seq,
-                total_pages,
-                links: Links {
-                    next: (page < total_pages).then(|| link(page + 1)),
-                    previous: (page > 1).then(|| link(page - 1)),
-                },
-            })
-        }
+        HistoryCursor::Page(page) => Some(Pagination::new(page, limit, last_seq, |p| {
+            format!("/api/rooms/{id}/messages?page={p}&limit={limit}")
+        })),
         _ => None,
     };
     let meta = HistoryMeta {

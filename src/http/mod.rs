@@ -3,16 +3,20 @@
 
 mod admin;
 mod auth;
+mod bot;
+mod contacts;
 mod context;
 mod events;
 mod files;
 mod health;
 mod messages;
+mod pagination;
 mod phone;
 mod response;
 mod rooms;
 mod router;
 mod sessions;
+mod test_clock;
 mod users;
 
 use crate::app::App;

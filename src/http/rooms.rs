@@ -3,11 +3,11 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::users::limit;
-use crate::actors::messages::{AddMember, DeleteRoom, MarkSeen, RemoveMember};
+use crate::actors::messages::{By, MarkSeen};
 use crate::actors::room_actor;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
-use crate::model::{Role, RoomId, RoomPatch, Seq, UserId};
+use crate::model::{Role, RoomDetails, RoomId, RoomPatch, Seq, UserId};
 use crate::service::{self, RoomRequest};
 use serde::{Deserialize, Serialize};
 
@@ -44,11 +44,16 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
         participants: body.participants,
     };
     let (room, created) = service::create_room(&ctx.app, me, req).await?;
+    Ok(room_created(&room, created, "/api/rooms"))
+}
+
+/// 201 with `Location` under `collection` for a new room; 200 for the
+/// existing direct room that was returned instead.
+pub fn room_created(room: &RoomDetails, created: bool, collection: &str) -> Reply {
     if created {
-        let location = format!("/api/rooms/{}", room.room.id);
-        Ok(Reply::created(&room, location))
+        Reply::created(room, format!("{collection}/{}", room.room.id))
     } else {
-        Ok(Reply::ok(&room))
+        Reply::ok(room)
     }
 }
 
@@ -103,16 +108,33 @@ pub async fn get(ctx: Ctx) -> Result<Reply> {
     Ok(Reply::ok(&details))
 }
 
+/// The changeable fields of a room (owners here, the administrator in the
+/// Management API); anything else in the body is rejected.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchRoom {
+pub struct PatchRoom {
     #[serde(default, deserialize_with = "present")]
     name: Option<Option<String>>,
     public: Option<bool>,
 }
 
+impl PatchRoom {
+    /// Validates the change (422 with every bad field).
+    pub fn checked(self) -> Result<RoomPatch> {
+        let mut c = Checker::default();
+        if let Some(Some(name)) = &self.name {
+            c.optional_text("name", Some(name), validate::MAX_ROOM_NAME_CHARS);
+        }
+        c.finish().map_err(Error::Validation)?;
+        Ok(RoomPatch {
+            name: self.name.map(|n| n.map(|n| n.trim().to_owned())),
+            public: self.public,
+        })
+    }
+}
+
 /// Tells `"name": null` (clear it) from a missing `name` (keep it).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
 
@@ -120,22 +142,13 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 pub async fn update(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
-    let body: PatchRoom = ctx.json()?;
-    let mut c = Checker::default();
-    if let Some(Some(name)) = &body.name {
-        c.optional_text("name", Some(name), validate::MAX_ROOM_NAME_CHARS);
-    }
-    c.finish().map_err(Error::Validation)?;
+    let patch = ctx.json::<PatchRoom>()?.checked()?;
     let role = role_in(&ctx, id, me).await?;
     if !role.manages() {
         return Err(Error::Forbidden(
             "only the room's owner or admins may change it".into(),
         ));
     }
-    let patch = RoomPatch {
-        name: body.name.map(|n| n.map(|n| n.trim().to_owned())),
-        public: body.public,
-    };
     let room = ctx
         .app
         .store
@@ -149,8 +162,7 @@ pub async fn update(ctx: Ctx) -> Result<Reply> {
 pub async fn delete(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
-    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
-    room.send(DeleteRoom { by: me }).await??;
+    service::delete_room(&ctx.app, id, By::Member(me)).await?;
     Ok(Reply::done())
 }
 
@@ -170,16 +182,8 @@ pub async fn add_participant(ctx: Ctx) -> Result<Reply> {
         .user_id
         .ok_or_else(|| Error::Validation(vec![crate::model::FieldError::required("userId")]))?;
     role_in(&ctx, id, me).await?;
-    let exists = ctx.app.store.run(move |s| s.user(user_id)).await?.is_some();
-    if !exists {
-        return Err(Error::validation(
-            "userId",
-            "unknown",
-            format!("user {user_id} does not exist"),
-        ));
-    }
-    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
-    let message = room.send(AddMember { by: me, user_id }).await??;
+    let message =
+        service::add_participant(&ctx.app, id, By::Member(me), user_id, Role::Member).await?;
     Ok(Reply::created(
         &message,
         format!("/api/rooms/{id}/participants/{user_id}"),
@@ -192,8 +196,7 @@ pub async fn remove_participant(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
     let user_id = ctx.id("userId", "participant")?;
-    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
-    let message = room.send(RemoveMember { by: me, user_id }).await??;
+    let message = service::remove_participant(&ctx.app, id, By::Member(me), user_id).await?;
     Ok(Reply::ok(&message))
 }
 

@@ -3,7 +3,10 @@
 
 use super::context::Ctx;
 use super::response::Reply;
-use super::{admin, auth, events, files, health, messages, phone, rooms, sessions, users};
+use super::{
+    admin, auth, bot, contacts, events, files, health, messages, phone, rooms, sessions,
+    test_clock, users,
+};
 use crate::error::{Error, Result};
 use hyper::Method;
 
@@ -32,8 +35,34 @@ pub enum Route {
     AdminLogin,
     AdminLogout,
     AdminStats,
+    AdminBots,
+    AdminBot,
+    AdminBotToken,
+    AdminBotWebhook,
+    AdminBotDeliveries,
+    BotMe,
+    BotRooms,
+    BotMessages,
+    BotWebhook,
+    AdminUsers,
+    AdminUser,
+    AdminRooms,
+    AdminRoom,
+    AdminParticipants,
+    AdminParticipant,
+    AdminRoomMessages,
+    AdminMessages,
+    AdminMessage,
+    AdminSessions,
+    AdminSession,
     Files,
     File,
+    Contacts,
+    NoisyContacts,
+    BestContacts,
+    ContactAnalysis,
+    ContactChart,
+    TestClock,
 }
 
 impl Route {
@@ -89,7 +118,105 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ),
     ("/api/admin/stats", Route::AdminStats, &[Method::GET]),
     ("/api/files", Route::Files, &[Method::POST]),
+    (
+        "/api/contacts",
+        Route::Contacts,
+        &[Method::GET, Method::POST],
+    ),
+    ("/api/contacts/noisy", Route::NoisyContacts, &[Method::GET]),
+    ("/api/contacts/best", Route::BestContacts, &[Method::GET]),
+    (
+        "/api/contacts/{id}/analysis",
+        Route::ContactAnalysis,
+        &[Method::GET],
+    ),
+    (
+        "/api/contacts/{id}/chart",
+        Route::ContactChart,
+        &[Method::GET],
+    ),
+    ("/api/test/clock", Route::TestClock, &[Method::POST]),
     ("/api/files/{id}", Route::File, &[Method::GET]),
+    (
+        "/api/admin/users",
+        Route::AdminUsers,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/users/{id}",
+        Route::AdminUser,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/rooms",
+        Route::AdminRooms,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/rooms/{id}",
+        Route::AdminRoom,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/rooms/{id}/participants",
+        Route::AdminParticipants,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/rooms/{id}/participants/{userId}",
+        Route::AdminParticipant,
+        &[Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/rooms/{id}/messages",
+        Route::AdminRoomMessages,
+        &[Method::GET],
+    ),
+    ("/api/admin/messages", Route::AdminMessages, &[Method::GET]),
+    (
+        "/api/admin/messages/{messageId}",
+        Route::AdminMessage,
+        &[Method::GET],
+    ),
+    ("/api/admin/sessions", Route::AdminSessions, &[Method::GET]),
+    (
+        "/api/admin/sessions/{id}",
+        Route::AdminSession,
+        &[Method::GET, Method::DELETE],
+    ),
+    (
+        "/api/admin/bots",
+        Route::AdminBots,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/admin/bots/{id}",
+        Route::AdminBot,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/admin/bots/{id}/token",
+        Route::AdminBotToken,
+        &[Method::POST],
+    ),
+    (
+        "/api/admin/bots/{id}/webhook",
+        Route::AdminBotWebhook,
+        &[Method::PUT, Method::DELETE],
+    ),
+    (
+        "/api/admin/bots/{id}/deliveries",
+        Route::AdminBotDeliveries,
+        &[Method::GET],
+    ),
+    ("/api/bot/me", Route::BotMe, &[Method::GET]),
+    ("/api/bot/rooms", Route::BotRooms, &[Method::GET]),
+    ("/api/bot/messages", Route::BotMessages, &[Method::POST]),
+    (
+        "/api/bot/webhook",
+        Route::BotWebhook,
+        &[Method::PUT, Method::DELETE],
+    ),
 ];
 
 pub struct Router {
@@ -165,6 +292,47 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminStats, _) => admin::stats::get(ctx).await,
         (Route::Files, _) => files::upload(ctx).await,
         (Route::File, _) => files::download(ctx).await,
+        (Route::Contacts, Method::POST) => contacts::add(ctx).await,
+        (Route::Contacts, _) => contacts::list(ctx).await,
+        (Route::NoisyContacts, _) => contacts::noisy(ctx).await,
+        (Route::BestContacts, _) => contacts::best(ctx).await,
+        (Route::ContactAnalysis, _) => contacts::analysis(ctx).await,
+        (Route::ContactChart, _) => contacts::chart(ctx).await,
+        (Route::TestClock, _) => test_clock::advance(ctx).await,
+        (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
+        (Route::AdminUsers, _) => admin::users::list(ctx).await,
+        (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,
+        (Route::AdminUser, Method::DELETE) => admin::users::delete(ctx).await,
+        (Route::AdminUser, _) => admin::users::get(ctx).await,
+        (Route::AdminRooms, Method::POST) => admin::rooms::create(ctx).await,
+        (Route::AdminRooms, _) => admin::rooms::list(ctx).await,
+        (Route::AdminRoom, Method::PATCH) => admin::rooms::update(ctx).await,
+        (Route::AdminRoom, Method::DELETE) => admin::rooms::delete(ctx).await,
+        (Route::AdminRoom, _) => admin::rooms::get(ctx).await,
+        (Route::AdminParticipants, Method::POST) => admin::participants::add(ctx).await,
+        (Route::AdminParticipants, _) => admin::participants::list(ctx).await,
+        (Route::AdminParticipant, Method::PATCH) => admin::participants::update(ctx).await,
+        (Route::AdminParticipant, _) => admin::participants::remove(ctx).await,
+        (Route::AdminRoomMessages, _) => admin::messages::list_room(ctx).await,
+        (Route::AdminMessages, _) => admin::messages::list(ctx).await,
+        (Route::AdminMessage, _) => admin::messages::get(ctx).await,
+        (Route::AdminSessions, _) => admin::sessions::list(ctx).await,
+        (Route::AdminSession, Method::DELETE) => admin::sessions::delete(ctx).await,
+        (Route::AdminSession, _) => admin::sessions::get(ctx).await,
+        (Route::AdminBots, Method::POST) => admin::bots::create(ctx).await,
+        (Route::AdminBots, _) => admin::bots::list(ctx).await,
+        (Route::AdminBot, Method::PATCH) => admin::bots::update(ctx).await,
+        (Route::AdminBot, Method::DELETE) => admin::bots::delete(ctx).await,
+        (Route::AdminBot, _) => admin::bots::get(ctx).await,
+        (Route::AdminBotToken, _) => admin::bots::rotate_token(ctx).await,
+        (Route::AdminBotWebhook, Method::PUT) => admin::bots::put_webhook(ctx).await,
+        (Route::AdminBotWebhook, _) => admin::bots::delete_webhook(ctx).await,
+        (Route::AdminBotDeliveries, _) => admin::bots::deliveries(ctx).await,
+        (Route::BotMe, _) => bot::me(ctx).await,
+        (Route::BotRooms, _) => bot::rooms(ctx).await,
+        (Route::BotMessages, _) => bot::post(ctx).await,
+        (Route::BotWebhook, Method::PUT) => bot::put_webhook(ctx).await,
+        (Route::BotWebhook, _) => bot::delete_webhook(ctx).await,
     }
 }
 

@@ -4,10 +4,9 @@
 use super::context::Ctx;
 use super::response::Reply;
 use crate::actors::messages::OnlineUsers;
-use crate::auth as passwords;
 use crate::error::{Error, Result};
-use crate::model::validate::{self, Checker};
-use crate::model::{NewUser, Room, Timestamp, User};
+use crate::model::{Room, Timestamp, User};
+use crate::service::{self, UserRequest};
 use crate::store::UserListQuery;
 use serde::{Deserialize, Serialize};
 
@@ -41,31 +40,16 @@ struct CreateUser {
 pub async fn create(ctx: Ctx) -> Result<Reply> {
     let body: CreateUser = ctx.json()?;
     ctx.check_auth_rate(None)?;
-    let mut c = Checker::default();
-    validate::login(&mut c, body.login.as_deref());
-    validate::password(&mut c, "password", body.password.as_deref());
-    c.text("name", body.name.as_deref(), validate::MAX_NAME_CHARS);
-    c.optional_text("avatar", body.avatar.as_deref(), validate::MAX_AVATAR_CHARS);
-    c.finish().map_err(Error::Validation)?;
-    let password = body.password.unwrap_or_default();
-    let new = NewUser {
-        login: body.login.unwrap_or_default(),
-        password_hash: String::new(),
-        name: body.name.unwrap_or_default().trim().to_owned(),
-        avatar: body.avatar,
-    };
-    let _slot = ctx.app.password_slot().await?;
-    let user = ctx
-        .app
-        .store
-        .run(move |s| {
-            let password_hash = passwords::hash_for_store(&password)?;
-            s.create_user(&NewUser {
-                password_hash,
-                ..new
-            })
-        })
-        .await?;
+    let user = service::create_user(
+        &ctx.app,
+        UserRequest {
+            login: body.login,
+            password: body.password,
+            name: body.name,
+            avatar: body.avatar,
+        },
+    )
+    .await?;
     let location = format!("/api/users/{}", user.id);
     Ok(Reply::created(&user, location))
 }

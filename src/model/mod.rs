@@ -1,11 +1,15 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod bot;
+mod contact;
 mod file;
 pub mod phone;
 pub mod receipts;
 mod time;
 pub mod validate;
 
+pub use self::bot::*;
+pub use self::contact::{Contact, ContactActivity, ConversationEvent};
 pub use self::file::{FileId, NewFile, StoredFile};
 pub use self::time::Timestamp;
 pub use self::validate::FieldError;
@@ -105,7 +109,8 @@ pub struct Room {
     pub kind: RoomKind,
     pub name: Option<String>,
     pub public: bool,
-    pub creator_id: UserId,
+    /// `None` once the creator's account has been deleted.
+    pub creator_id: Option<UserId>,
     pub created_at: Timestamp,
 }
 
@@ -117,6 +122,17 @@ pub struct NewRoom {
     pub creator_id: UserId,
     /// Everyone else who starts in the room; the creator is added as owner.
     pub participants: Vec<UserId>,
+}
+
+/// Changes to a user's account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub login: Option<String>,
+    pub name: Option<String>,
+    /// `Some(None)` clears the avatar.
+    pub avatar: Option<Option<String>>,
+    /// Already hashed.
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

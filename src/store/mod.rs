@@ -6,14 +6,18 @@
 //! group-commit writer thread, which answers each batch after its
 //! transaction has committed.
 
+pub mod list;
 pub mod sqlite;
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    Counts, FileId, HistoryCursor, Message, NewFile, NewMessage, NewRoom, NewSession, NewUser,
-    Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
+    AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
+    FileId, HistoryCursor, Message, NewBot, NewFile, NewMessage, NewRoom, NewSession, NewUser,
+    NewWebhook, Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile,
+    Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
+use list::{ListQuery, Page};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -159,8 +163,80 @@ pub trait Store: Send + Sync + 'static {
     /// The file, if `reader` may read it.
     fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>>;
 
+    // ---- contacts and their analysis ----
+    /// Adds the users among `phones` (E.164) to `owner`'s contacts; per
+    /// number in order, the user it belongs to.
+    fn add_contacts_by_phone(
+        &self,
+        owner: UserId,
+        phones: &[String],
+    ) -> StoreResult<Vec<(String, Option<User>)>>;
+    /// A page of `owner`'s contacts by id, and their total number.
+    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)>;
+    /// One of `owner`'s contacts; `None` for anyone else.
+    fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>>;
+    /// Every contact with the messages exchanged in the direct room.
+    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>>;
+    /// The direct room's messages since `since`, oldest first, no system ones.
+    fn conversation(
+        &self,
+        owner: UserId,
+        contact: UserId,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<ConversationEvent>>;
+
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;
+
+    // ---- Management API ----
+    /// Pages of every collection, filtered and sorted as `q` says.
+    fn users_page(&self, q: &ListQuery) -> StoreResult<Page<User>>;
+    fn rooms_page(&self, q: &ListQuery) -> StoreResult<Page<Room>>;
+    fn participants_page(&self, room: RoomId, q: &ListQuery) -> StoreResult<Page<Participant>>;
+    fn messages_page(&self, q: &ListQuery) -> StoreResult<Page<Message>>;
+    fn sessions_page(&self, q: &ListQuery) -> StoreResult<Page<Session>>;
+    fn session(&self, id: i64) -> StoreResult<Option<Session>>;
+    fn message(&self, message_id: &str) -> StoreResult<Option<Message>>;
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<User>;
+    /// Deletes the account with its sessions and memberships; its messages
+    /// stay without a sender.
+    fn delete_user(&self, id: UserId) -> StoreResult<()>;
+    fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<()>;
+    // ---- bots (Messaging API) and their webhooks ----
+
+    /// Creates the bot's user row and its bot row together.
+    fn create_bot(&self, new: &NewBot) -> StoreResult<Bot>;
+    fn bot(&self, id: UserId) -> StoreResult<Option<Bot>>;
+    /// Bots by id after `after_id`, at most `limit`.
+    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>>;
+    /// The bot whose token hashes to `hash`.
+    fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>>;
+    fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot>;
+    fn delete_bot(&self, id: UserId) -> StoreResult<()>;
+    /// Replaces the token hash: the old token stops working at once.
+    fn set_bot_token_hash(&self, id: UserId, hash: &[u8]) -> StoreResult<()>;
+    /// Sets (`Some`) or removes (`None`) the bot's webhook.
+    fn set_webhook(&self, id: UserId, hook: Option<&NewWebhook>) -> StoreResult<()>;
+    /// The bots that have a webhook.
+    fn webhook_bots(&self) -> StoreResult<Vec<UserId>>;
+    /// (bot, room) pairs with a webhook, all or those of one room.
+    fn webhook_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<WebhookTarget>>;
+    /// What to deliver next for one pair; `None`: nothing to do any more.
+    fn webhook_work(&self, target: WebhookTarget, limit: u32) -> StoreResult<Option<WebhookWork>>;
+    /// How an attempt to deliver message `seq` ended.
+    fn record_attempt(
+        &self,
+        target: WebhookTarget,
+        seq: Seq,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()>;
+    /// The bot's deliveries that failed at least once, newest first.
+    fn deliveries(
+        &self,
+        bot: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
 
     /// Queues a batch for the group-commit writer. Never blocks: a full
     /// queue is [`StoreError::Busy`].

@@ -478,3 +478,67 @@ impl Ws {
         let _ = self.stream.close(None).await;
     }
 }
+
+// ---- phone login through the log SMS sender ----
+
+/// Every code the log sender wrote for `phone`, oldest first.
+pub fn logged_codes(data_dir: &Path, phone: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(data_dir.join("outbox/sms.log")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.strip_prefix(phone)?.strip_prefix(' '))
+        .filter_map(code_in)
+        .collect()
+}
+
+/// The six-digit code in an SMS text.
+pub fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+}
+
+/// Waits until the log sender has written the `n`th code for `phone`.
+pub async fn nth_logged_code(server: &TestServer, phone: &str, n: usize) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(code) = logged_codes(&server.data_dir, phone).get(n - 1) {
+            return code.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no SMS #{n} for {phone} in sms.log"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs `phone` in with a code read from the SMS log; the first login
+/// creates the account.
+pub async fn phone_user(server: &TestServer, api: &Api, phone: &str) -> User {
+    let device = format!("device-{phone}");
+    let sent_before = logged_codes(&server.data_dir, phone).len();
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/auth/code",
+            None,
+            Some(json!({"phone": phone, "deviceId": device})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let code = nth_logged_code(server, phone, sent_before + 1).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/auth/verify",
+            None,
+            Some(json!({"phone": phone, "code": code, "deviceId": device})),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{body}");
+    User {
+        id: body["data"]["user"]["id"].as_i64().expect("user id"),
+        login: phone.to_owned(),
+        token: body["data"]["token"].as_str().expect("token").to_owned(),
+    }
+}

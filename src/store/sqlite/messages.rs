@@ -8,7 +8,8 @@ use crate::model::{
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, created_at";
+pub(super) const COLUMNS: &str =
+    "room_id, seq, message_id, sender_id, kind, content, reply_id, created_at";
 
 /// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
 /// table. The model only ever holds validated or generated UUIDs.
@@ -35,7 +36,7 @@ fn id_text(r: &Row, column: usize) -> rusqlite::Result<Option<String>> {
         .transpose()
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Message> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
     let kind: String = r.get(4)?;
     Ok(Message {
         room_id: r.get(0)?,

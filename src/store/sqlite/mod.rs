@@ -2,7 +2,11 @@
 //! chat writes (group commit), and rarely-written tables (users, sessions,
 //! rooms) written through the pool.
 
+mod admin;
+mod bots;
+mod contacts;
 mod files;
+mod list;
 mod messages;
 mod outbox;
 mod phone;
@@ -13,12 +17,15 @@ mod stats;
 mod users;
 mod writer;
 
+use super::list::{ListQuery, Page};
 use super::{BatchResult, RoomBatch, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    Counts, FileId, HistoryCursor, Message, NewFile, NewRoom, NewSession, NewUser, Role, Room,
-    RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp, User, UserId,
+    AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
+    FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewSession, NewUser, NewWebhook,
+    Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -49,14 +56,23 @@ const READ_POOL_SIZE: u32 = 8;
 /// Writes outside the writer thread are rare and short.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-/// Migrations, in order. `PRAGMA user_version` records the last one applied.
+/// Migrations, in order of their numbers. Numbers may have gaps (work on
+/// different features reserves numbers ahead), and a migration with a lower
+/// number than one already applied still runs: the `schema_migrations`
+/// table records each one applied, not just the highest.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../data/migrations/0001_init.sql")),
     (2, include_str!("../../../data/migrations/0002_phone.sql")),
+    (3, include_str!("../../../data/migrations/0003_bots.sql")),
+    (5, include_str!("../../../data/migrations/0005_admin.sql")),
     (6, include_str!("../../../data/migrations/0006_files.sql")),
     (
         7,
         include_str!("../../../data/migrations/0007_presence.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../data/migrations/0008_contacts.sql"),
     ),
 ];
 
@@ -103,11 +119,56 @@ fn setup_connection(
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    // Databases from before the table kept only `user_version` (the one
+    // migration there was then).
+    let legacy: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    conn.execute(
+        "INSERT OR IGNORE INTO schema_migrations (version, applied_at)
+         SELECT 1, ?1 WHERE ?2 >= 1",
+        rusqlite::params![Timestamp::now().millis(), legacy],
+    )?;
+    // A migration may rebuild a table (SQLite's way to change a foreign
+    // key), which needs foreign keys off; they cannot be switched inside a
+    // transaction, so off around all of them, checked before each commit.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let result = apply_migrations(conn, MIGRATIONS);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    result
+}
+
+/// Applies every migration of `migrations` not yet recorded in
+/// `schema_migrations`, in list order.
+fn apply_migrations(conn: &mut Connection, migrations: &[(u32, &str)]) -> StoreResult<()> {
+    for (version, sql) in migrations {
         let tx = conn.transaction()?;
+        let applied = tx
+            .prepare("SELECT 1 FROM schema_migrations WHERE version = ?1")?
+            .exists([version])?;
+        if applied {
+            continue;
+        }
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
+        let broken = tx.prepare("PRAGMA foreign_key_check")?.exists([])?;
+        if broken {
+            return Err(StoreError::Internal(format!(
+                "migration {version} leaves rows with broken foreign keys"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, Timestamp::now().millis()],
+        )?;
+        // Kept for tools that read it: the highest number applied.
+        let highest: u32 = tx.query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })?;
+        tx.pragma_update(None, "user_version", highest)?;
         tx.commit()?;
         tracing::info!(version, "applied migration");
     }
@@ -263,8 +324,114 @@ impl Store for SqliteStore {
         files::readable_by(&*self.conn()?, id, reader)
     }
 
+    fn add_contacts_by_phone(
+        &self,
+        owner: UserId,
+        phones: &[String],
+    ) -> StoreResult<Vec<(String, Option<User>)>> {
+        contacts::add_by_phone(&mut *self.conn()?, owner, phones)
+    }
+    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)> {
+        contacts::page(&*self.conn()?, owner, offset, limit)
+    }
+    fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>> {
+        contacts::one(&*self.conn()?, owner, contact)
+    }
+    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>> {
+        contacts::activity(&*self.conn()?, owner)
+    }
+    fn conversation(
+        &self,
+        owner: UserId,
+        contact: UserId,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<ConversationEvent>> {
+        contacts::conversation(&*self.conn()?, owner, contact, since)
+    }
+
     fn counts(&self) -> StoreResult<Counts> {
         stats::counts(&*self.conn()?)
+    }
+
+    fn users_page(&self, q: &ListQuery) -> StoreResult<Page<User>> {
+        admin::users_page(&*self.conn()?, q)
+    }
+    fn rooms_page(&self, q: &ListQuery) -> StoreResult<Page<Room>> {
+        admin::rooms_page(&*self.conn()?, q)
+    }
+    fn participants_page(&self, room: RoomId, q: &ListQuery) -> StoreResult<Page<Participant>> {
+        admin::participants_page(&*self.conn()?, room, q)
+    }
+    fn messages_page(&self, q: &ListQuery) -> StoreResult<Page<Message>> {
+        admin::messages_page(&*self.conn()?, q)
+    }
+    fn sessions_page(&self, q: &ListQuery) -> StoreResult<Page<Session>> {
+        admin::sessions_page(&*self.conn()?, q)
+    }
+    fn session(&self, id: i64) -> StoreResult<Option<Session>> {
+        admin::session(&*self.conn()?, id)
+    }
+    fn message(&self, message_id: &str) -> StoreResult<Option<Message>> {
+        admin::message(&*self.conn()?, message_id)
+    }
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<User> {
+        admin::update_user(&*self.conn()?, id, patch)
+    }
+    fn delete_user(&self, id: UserId) -> StoreResult<()> {
+        admin::delete_user(&*self.conn()?, id)
+    }
+    fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<()> {
+        rooms::set_role(&*self.conn()?, room, user, role)
+    }
+
+    fn create_bot(&self, new: &NewBot) -> StoreResult<Bot> {
+        bots::create(&mut *self.conn()?, new)
+    }
+    fn bot(&self, id: UserId) -> StoreResult<Option<Bot>> {
+        bots::by_id(&*self.conn()?, id)
+    }
+    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>> {
+        bots::list(&*self.conn()?, after_id, limit)
+    }
+    fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>> {
+        bots::by_token_hash(&*self.conn()?, hash)
+    }
+    fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot> {
+        bots::update(&*self.conn()?, id, patch)
+    }
+    fn delete_bot(&self, id: UserId) -> StoreResult<()> {
+        bots::delete(&*self.conn()?, id)
+    }
+    fn set_bot_token_hash(&self, id: UserId, hash: &[u8]) -> StoreResult<()> {
+        bots::set_token_hash(&*self.conn()?, id, hash)
+    }
+    fn set_webhook(&self, id: UserId, hook: Option<&NewWebhook>) -> StoreResult<()> {
+        bots::set_webhook(&mut *self.conn()?, id, hook)
+    }
+    fn webhook_bots(&self) -> StoreResult<Vec<UserId>> {
+        bots::with_webhook(&*self.conn()?)
+    }
+    fn webhook_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<WebhookTarget>> {
+        bots::targets(&*self.conn()?, room)
+    }
+    fn webhook_work(&self, target: WebhookTarget, limit: u32) -> StoreResult<Option<WebhookWork>> {
+        bots::work(&*self.conn()?, target, limit)
+    }
+    fn record_attempt(
+        &self,
+        target: WebhookTarget,
+        seq: Seq,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()> {
+        bots::record_attempt(&mut *self.conn()?, target, seq, outcome)
+    }
+    fn deliveries(
+        &self,
+        bot: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        bots::deliveries(&*self.conn()?, bot, before_id, limit)
     }
 
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
@@ -362,24 +529,72 @@ impl SqliteStore {
 mod tests {
     use super::*;
 
-    /// `migrate` applies the list in order and records the last version, so
-    /// a version out of order would be applied twice on the next start.
+    /// Migrations are listed by number, so a reader sees the order they run in.
     #[test]
     fn migrations_are_in_ascending_order() {
         assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
+    /// A database made before `schema_migrations` existed (only
+    /// `user_version = 1`) gets the later migrations and keeps its rows; a
+    /// deleted creator leaves the room with no creator.
     #[test]
-    fn a_reopened_database_applies_nothing_twice() {
+    fn migrates_a_version_1_database() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        for _ in 0..2 {
-            let mut conn = Connection::open(&path).unwrap();
-            migrate(&mut conn).unwrap();
-            let version: u32 = conn
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .unwrap();
-            assert_eq!(Some(version), MIGRATIONS.last().map(|m| m.0));
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0].1).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO users (login, password_hash, name, created_at) VALUES ('a', '', 'A', 0);
+                 INSERT INTO rooms (kind, name, public, creator_id, created_at) VALUES ('group', 'r', 0, 1, 0);
+                 INSERT INTO participants (room_id, user_id, role, joined_at) VALUES (1, 1, 'owner', 0);",
+            )
+            .unwrap();
         }
+        let store =
+            SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
+        assert_eq!(store.room(1).unwrap().unwrap().creator_id, Some(1));
+        store.delete_user(1).unwrap();
+        let room = store.room(1).unwrap().expect("the room stays");
+        assert_eq!(room.creator_id, None);
+        assert!(store.room_members(1).unwrap().is_empty());
+        store.flush_and_stop();
+        drop(store);
+        // Opening again applies nothing twice.
+        let store =
+            SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
+        assert!(store.room(1).unwrap().is_some());
+        store.flush_and_stop();
+    }
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't_' ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn a_migration_merged_late_still_runs() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        let (one, two, three) = (
+            (1, "CREATE TABLE t1 (x)"),
+            (2, "CREATE TABLE t2 (x)"),
+            (3, "CREATE TABLE t3 (x)"),
+        );
+        apply_migrations(&mut conn, &[one, three]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t3"]);
+        apply_migrations(&mut conn, &[one, two, three]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t2", "t3"]);
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
     }
 }

@@ -22,6 +22,23 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Room> {
     })
 }
 
+/// A participant is a `participants` row (p) joined with its user (u).
+pub(super) const PARTICIPANT_COLUMNS: &str = "u.id, u.login, u.name, u.avatar, p.role, p.joined_at";
+pub(super) const PARTICIPANT_FROM: &str = "participants p JOIN users u ON u.id = p.user_id";
+
+pub(super) fn participant_from_row(r: &Row) -> rusqlite::Result<Participant> {
+    let role: String = r.get(4)?;
+    Ok(Participant {
+        id: r.get(0)?,
+        login: r.get(1)?,
+        name: r.get(2)?,
+        avatar: r.get(3)?,
+        // The CHECK constraint on participants.role admits only the three roles.
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        joined_at: Timestamp(r.get(5)?),
+    })
+}
+
 fn direct_key(a: UserId, b: UserId) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
@@ -94,23 +111,12 @@ pub fn details(conn: &Connection, id: RoomId) -> StoreResult<Option<RoomDetails>
     let Some(room) = by_id(conn, id)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.login, u.name, u.avatar, p.role, p.joined_at
-         FROM participants p JOIN users u ON u.id = p.user_id
-         WHERE p.room_id = ?1 ORDER BY p.joined_at, u.id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM {PARTICIPANT_FROM}
+         WHERE p.room_id = ?1 ORDER BY p.joined_at, u.id"
+    ))?;
     let participants = stmt
-        .query_map([id], |r| {
-            let role: String = r.get(4)?;
-            Ok(Participant {
-                id: r.get(0)?,
-                login: r.get(1)?,
-                name: r.get(2)?,
-                avatar: r.get(3)?,
-                role: Role::parse(&role).unwrap_or(Role::Member),
-                joined_at: Timestamp(r.get(5)?),
-            })
-        })?
+        .query_map([id], participant_from_row)?
         .collect::<Result<_, _>>()?;
     Ok(Some(RoomDetails { room, participants }))
 }
@@ -218,6 +224,17 @@ pub fn remove_participant(conn: &Connection, room: RoomId, user: UserId) -> Stor
     let n = conn
         .prepare_cached("DELETE FROM participants WHERE room_id = ?1 AND user_id = ?2")?
         .execute([room, user])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("participant"));
+    }
+    Ok(())
+}
+
+/// Changes a participant's role.
+pub fn set_role(conn: &Connection, room: RoomId, user: UserId, role: Role) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("UPDATE participants SET role = ?3 WHERE room_id = ?1 AND user_id = ?2")?
+        .execute(params![room, user, role.as_str()])?;
     if n == 0 {
         return Err(StoreError::NotFound("participant"));
     }

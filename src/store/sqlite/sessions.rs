@@ -4,9 +4,9 @@ use crate::model::{NewSession, Session, Timestamp, UserId};
 use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-const COLUMNS: &str = "id, user_id, device_id, created_at, expires_at, revoked_at";
+pub(super) const COLUMNS: &str = "id, user_id, device_id, created_at, expires_at, revoked_at";
 
-fn from_row(r: &Row) -> rusqlite::Result<Session> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<Session> {
     Ok(Session {
         id: r.get(0)?,
         user_id: r.get(1)?,

@@ -1,0 +1,52 @@
+//! Messages, read-only for the administrator (deleting and editing come
+//! with message tombstones).
+
+use super::list;
+use crate::error::{Error, Result};
+use crate::http::context::Ctx;
+use crate::http::response::Reply;
+use crate::store::list::{fields, Value};
+
+/// GET /api/admin/messages?page&limit&sort&direction&roomId&seq&senderId&type&createdAfter&createdBefore
+/// — across rooms, by room and seq unless sorted otherwise.
+pub async fn list(ctx: Ctx) -> Result<Reply> {
+    ctx.admin()?;
+    let req = list::parse(&ctx, fields::MESSAGES)?;
+    page(ctx, req).await
+}
+
+/// GET /api/admin/rooms/{id}/messages — the same, for one room.
+pub async fn list_room(ctx: Ctx) -> Result<Reply> {
+    ctx.admin()?;
+    let id = ctx.id("id", "room")?;
+    let mut req = list::parse(&ctx, fields::MESSAGES)?;
+    let exists = ctx.app.store.run(move |s| s.room(id)).await?.is_some();
+    if !exists {
+        return Err(Error::not_found("room"));
+    }
+    // fields::MESSAGES[0] is roomId.
+    req.scope(&fields::MESSAGES[0], Value::Int(id));
+    page(ctx, req).await
+}
+
+async fn page(ctx: Ctx, req: list::ListRequest) -> Result<Reply> {
+    let q = req.query.clone();
+    let page = ctx.app.store.run(move |s| s.messages_page(&q)).await?;
+    Ok(req.reply(page, |m| m))
+}
+
+/// GET /api/admin/messages/{messageId}
+pub async fn get(ctx: Ctx) -> Result<Reply> {
+    ctx.admin()?;
+    let id = ctx
+        .param("messageId")
+        .ok_or_else(|| Error::not_found("message"))?
+        .to_owned();
+    let message = ctx
+        .app
+        .store
+        .run(move |s| s.message(&id))
+        .await?
+        .ok_or_else(|| Error::not_found("message"))?;
+    Ok(Reply::ok(&message))
+}
