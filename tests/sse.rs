@@ -224,3 +224,25 @@ async fn a_stream_that_stops_reading_is_cut_and_resumes_without_loss() {
     let first = received as i64 + 1;
     assert_eq!(seqs, (first..=total as i64).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_stream_that_saw_no_message_yet_still_resumes() {
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
+    let sse = {
+        let mut sse = Sse::open(&api, &alice.token, None).await;
+        let ready = sse.next().await;
+        assert_eq!(ready.id.as_deref(), Some("-"), "never an empty id");
+        ready.id.unwrap()
+    };
+    api.say(&bob, room, "while you were away").await;
+    let mut again = Sse::open(&api, &alice.token, Some(&sse)).await;
+    let e = again.next_of("message_created").await;
+    assert_eq!(e.data["message"]["seq"], 1);
+    assert_eq!(e.id, Some(format!("{room}:1")));
+}

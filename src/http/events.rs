@@ -48,7 +48,10 @@ const MAX_CURSOR_ROOMS: usize = 10_000;
 /// Newest seq given per room.
 type Cursor = BTreeMap<RoomId, Seq>;
 
-/// `roomId:seq,...`; a room at 0 is left out (absent means 0).
+/// `roomId:seq,...`; a room at 0 is left out (absent means 0), and a
+/// cursor with no room past 0 is `-`: an empty `id:` would make clients
+/// forget their position and reconnect as a fresh stream, which would skip
+/// what comes in while they are away.
 fn format_cursor(cursor: &Cursor) -> String {
     let mut out = String::new();
     for (room, seq) in cursor.iter().filter(|(_, seq)| **seq > 0) {
@@ -56,6 +59,9 @@ fn format_cursor(cursor: &Cursor) -> String {
             out.push(',');
         }
         let _ = write!(out, "{room}:{seq}");
+    }
+    if out.is_empty() {
+        out.push('-');
     }
     out
 }
@@ -68,7 +74,7 @@ fn parse_cursor(text: &str) -> Result<Cursor> {
     };
     let text = text.trim();
     let mut cursor = Cursor::new();
-    if text.is_empty() {
+    if text.is_empty() || text == "-" {
         return Ok(cursor);
     }
     for pair in text.split(',') {
@@ -312,6 +318,8 @@ mod tests {
         assert_eq!(c, Cursor::from([(3, 17), (5, 2), (9, 0)]));
         assert_eq!(format_cursor(&c), "3:17,5:2");
         assert!(parse_cursor("").unwrap().is_empty());
+        assert_eq!(format_cursor(&Cursor::from([(4, 0)])), "-");
+        assert!(parse_cursor("-").unwrap().is_empty());
         for bad in ["x", "3:", "3:-1", "a:1", "1:2;3:4"] {
             assert!(parse_cursor(bad).is_err(), "{bad}");
         }
