@@ -29,7 +29,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use palaver::actors::messages::{Announce, ConnHandle, Connect, Kick, Outgoing, Post};
 use palaver::actors::{room_actor, ActorLimits, RegistryActor};
 use palaver::model::{
-    Message, MessageKind, NewMessage, NewRoom, NewUser, RoomId, RoomKind, Timestamp, UserId,
+    MessageKind, NewMessage, NewRoom, NewUser, RoomId, RoomKind, Timestamp, UserId,
 };
 use palaver::protocol::{Format, ServerFrame};
 use palaver::store::sqlite::{Durability, SqliteStore, WriterConfig};
@@ -156,6 +156,7 @@ impl Room {
                 self.posted
             ),
             reply_id: None,
+            forward_of: None,
             created_at: Timestamp::now(),
         };
         let start = Instant::now();
@@ -216,18 +217,17 @@ impl Room {
 
 /// A pre-encoded frame the size of a real message frame.
 fn announcement() -> Announce {
-    let message = Message {
-        room_id: 1,
-        seq: 1,
+    let message = NewMessage {
         message_id: uuid::Uuid::now_v7().to_string(),
         sender_id: Some(1),
         kind: MessageKind::Text,
         content: "Message 1: are we still on for lunch tomorrow at noon, the usual place?"
             .to_owned(),
         reply_id: None,
+        forward_of: None,
         created_at: Timestamp::now(),
-        status: palaver::model::MessageStatus::Success,
-    };
+    }
+    .into_message(1, 1);
     Announce {
         frame: ServerFrame::MessageCreated { message: &message }.encode(),
     }

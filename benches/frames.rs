@@ -35,9 +35,10 @@ fn create_message_bincode() -> Vec<u8> {
         action: ActionBin::CreateMessage {
             room_id: 456,
             message_id: Some(MESSAGE_ID.to_owned()),
-            content: CONTENT.to_owned(),
+            content: Some(CONTENT.to_owned()),
             kind: Some("text".to_owned()),
             reply_id: None,
+            forward_of: None,
         },
     })
 }
@@ -52,7 +53,13 @@ fn message() -> Message {
         kind: MessageKind::Text,
         content: CONTENT.to_owned(),
         reply_id: Some("0190a1b1-ffff-7000-8000-000000000001".to_owned()),
+        forward_of: None,
         created_at: Timestamp(1_718_541_370_123),
+        edited_at: None,
+        deleted: false,
+        deleted_at: None,
+        rev: 0,
+        reactions: Vec::new(),
         status: MessageStatus::Success,
     }
 }

@@ -52,6 +52,7 @@ fn new_message(sender: UserId, i: u64) -> NewMessage {
             "Message {i}: are we still on for lunch tomorrow at noon, the usual place?"
         ),
         reply_id: None,
+        forward_of: None,
         created_at: Timestamp::now(),
     }
 }
@@ -123,6 +124,7 @@ impl Fixture {
         let batch = RoomBatch {
             room_id: self.room,
             next_seq: self.next_seq,
+            next_rev: 1,
             ops,
         };
         let start = Instant::now();

@@ -159,6 +159,9 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound(what) => Error::not_found(what),
             StoreError::Conflict(reason) => Error::Conflict(reason),
+            StoreError::Forbidden(reason) => Error::Forbidden(reason),
+            StoreError::Invalid { field, reason } => Error::validation(field, "invalid", reason),
+            StoreError::BadQuery(reason) => Error::BadRequest(reason),
             StoreError::Busy => {
                 Error::Overloaded("the message writer is busy; retry shortly".to_owned())
             }

@@ -9,10 +9,12 @@
 //! - [`model`] — domain types (users, rooms, messages, seqs) and input
 //!   validation. Imports nothing else of ours.
 //! - [`store`] — the `Store` trait and its SQLite implementation: pool and
-//!   pragmas, migrations from `data/migrations`, one file per table group,
-//!   and the group-commit writer thread. All SQL lives here. `store::list`
-//!   is the one list query (condition tree, sort, page over allow-listed
-//!   fields) that every Management API collection shares.
+//!   pragmas, migrations from `data/migrations`, one file per table group
+//!   (messages, reactions, the FTS5 search index...), the message changes
+//!   (edit, delete, react) the writer applies, and the group-commit writer
+//!   thread, which also feeds the search index in bulk. All SQL lives here.
+//!   `store::list` is the one list query (condition tree, sort, page over
+//!   allow-listed fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room
 //!   (members, next seq, fan-out, read positions, typing), one per
 //!   connected user (sockets — WebSocket or SSE — rooms, presence,

@@ -2,7 +2,7 @@
 //! validation, the same store calls, the same broadcasts.
 
 use crate::actors::messages::{
-    AddMember, Announce, By, DeleteRoom, EndSessions, Post, Posted, RemoveMember,
+    AddMember, Announce, By, ChangeMessage, DeleteRoom, EndSessions, Post, Posted, RemoveMember,
 };
 use crate::actors::room_actor;
 use crate::app::App;
@@ -10,8 +10,9 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker, FieldError};
 use crate::model::{
-    Message, MessageKind, NewMessage, NewRoom, NewUser, Role, RoomDetails, RoomId, RoomKind,
-    Session, Timestamp, User, UserId, UserPatch,
+    ChangedMessage, Message, MessageChange, MessageKind, NewMessage, NewRoom, NewUser, Role,
+    RoomDetails, RoomId, RoomKind, SearchHit, SearchQuery, Session, Timestamp, User, UserId,
+    UserPatch,
 };
 use crate::protocol::ServerFrame;
 
@@ -110,21 +111,75 @@ pub struct MessageRequest {
     pub content: Option<String>,
     pub kind: Option<String>,
     pub reply_id: Option<String>,
+    /// The messageId to forward: its content and type are copied.
+    pub forward_of: Option<String>,
+}
+
+/// [`new_message`], after looking up the message a forward copies. Only a
+/// forward costs a read here; other posts go straight on.
+pub async fn message_from_request(
+    app: &App,
+    sender: UserId,
+    req: MessageRequest,
+) -> Result<NewMessage> {
+    let original = match req.forward_of.clone() {
+        None => None,
+        Some(id) => {
+            let found = app
+                .store
+                .run(move |s| s.readable_message(&id, sender))
+                .await?;
+            // Unknown, deleted, or in a room the sender is not in: all the
+            // same to the client, which must not learn which.
+            Some(found.ok_or_else(|| {
+                Error::validation(
+                    "forwardOf",
+                    "unknown",
+                    "forwardOf must name a message in one of your rooms",
+                )
+            })?)
+        }
+    };
+    new_message(sender, req, original)
 }
 
 /// Checks a message and stamps it with the server's time; the sender is
-/// the authenticated user, whatever the client claimed.
-pub fn new_message(sender: UserId, req: MessageRequest) -> Result<NewMessage> {
+/// the authenticated user, whatever the client claimed. `original` is the
+/// message `req.forward_of` names, already looked up.
+pub fn new_message(
+    sender: UserId,
+    req: MessageRequest,
+    original: Option<Message>,
+) -> Result<NewMessage> {
     let mut c = Checker::default();
-    let content = c
-        .text(
-            "content",
-            req.content.as_deref(),
-            validate::MAX_CONTENT_CHARS,
-        )
-        .map(str::to_owned);
+    let content = match &original {
+        None => c
+            .text(
+                "content",
+                req.content.as_deref(),
+                validate::MAX_CONTENT_CHARS,
+            )
+            .map(str::to_owned),
+        Some(_) if req.content.is_some() || req.kind.is_some() => {
+            c.push(FieldError::new(
+                "content",
+                "forward",
+                "a forward copies the original's content and type; send neither",
+            ));
+            None
+        }
+        Some(m) if m.kind == MessageKind::System => {
+            c.push(FieldError::new(
+                "forwardOf",
+                "system",
+                "system messages cannot be forwarded",
+            ));
+            None
+        }
+        Some(m) => Some(m.content.clone()),
+    };
     let kind = match req.kind.as_deref() {
-        None => MessageKind::Text,
+        None => original.as_ref().map_or(MessageKind::Text, |m| m.kind),
         Some(k) => match MessageKind::parse(k) {
             Some(kind) if kind != MessageKind::System => kind,
             _ => {
@@ -160,8 +215,60 @@ pub fn new_message(sender: UserId, req: MessageRequest) -> Result<NewMessage> {
         // `c.finish()` above guarantees content was present and valid.
         content: content.unwrap_or_default(),
         reply_id,
+        forward_of: original.map(|m| m.message_id),
         created_at: Timestamp::now(),
     })
+}
+
+/// Checks new content for an edit.
+pub fn edit(content: Option<&str>) -> Result<MessageChange> {
+    let mut c = Checker::default();
+    let content = c.text("content", content, validate::MAX_CONTENT_CHARS);
+    c.finish().map_err(Error::Validation)?;
+    Ok(MessageChange::Edit {
+        content: content.unwrap_or_default().to_owned(),
+    })
+}
+
+/// Checks a reaction to add (`add`) or take back.
+pub fn reaction(emoji: &str, add: bool) -> Result<MessageChange> {
+    let mut c = Checker::default();
+    validate::emoji(&mut c, emoji);
+    c.finish().map_err(Error::Validation)?;
+    Ok(MessageChange::React {
+        emoji: emoji.to_owned(),
+        add,
+    })
+}
+
+/// Edits, deletes or reacts through the room actor: answered after commit,
+/// broadcast to the room's online members.
+pub async fn change_message(
+    app: &App,
+    room_id: RoomId,
+    by: By,
+    message_id: String,
+    change: MessageChange,
+) -> Result<ChangedMessage> {
+    // Ids are UUIDs; anything else names no message.
+    let message_id = uuid::Uuid::parse_str(&message_id)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| Error::not_found("message"))?;
+    let room = room_actor(&app.registry, &app.store, room_id).await?;
+    room.send(ChangeMessage {
+        by,
+        message_id,
+        change,
+    })
+    .await?
+}
+
+/// Searches the messages of the caller's rooms.
+pub async fn search(app: &App, q: SearchQuery) -> Result<(Vec<SearchHit>, u64)> {
+    let mut c = Checker::default();
+    c.text("q", Some(q.q.as_str()), validate::MAX_QUERY_CHARS);
+    c.finish().map_err(Error::Validation)?;
+    Ok(app.store.run(move |s| s.search(&q)).await?)
 }
 
 /// Posts through the room actor: answered after commit, fanned out live.

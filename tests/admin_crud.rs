@@ -490,7 +490,31 @@ async fn messages_across_rooms_and_in_one() {
         let (status, _) = adm.get(&format!("/api/admin/messages/{missing}")).await;
         assert_eq!(status, 404);
     }
-    let (status, _) = adm.delete(&format!("/api/admin/messages/{id}")).await;
+    // The administrator deletes for everyone: members see it live, history
+    // keeps a tombstone with the same seq.
+    let mut bob_ws = Ws::connect(&_server, &bob).await;
+    let (status, body) = adm.delete(&format!("/api/admin/messages/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["deleted"], true);
+    assert_eq!(body["data"]["content"], "");
+    let deleted = bob_ws.next_of("message_deleted").await;
+    assert_eq!(deleted["messageId"], id, "{deleted}");
+    let history = api.history(&bob, room).await;
+    let tomb = history.iter().find(|m| m["messageId"] == id).unwrap();
+    assert_eq!(
+        (tomb["deleted"].clone(), tomb["seq"].clone()),
+        (json!(true), first["seq"].clone())
+    );
+    let (status, _) = adm
+        .delete("/api/admin/messages/00000000-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = adm
+        .patch(
+            &format!("/api/admin/messages/{id}"),
+            json!({"content": "x"}),
+        )
+        .await;
     assert_eq!(status, 405);
 }
 

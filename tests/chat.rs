@@ -541,9 +541,10 @@ async fn bincode_clients_share_rooms_with_json_clients() {
         action: ActionBin::CreateMessage {
             room_id: room,
             message_id: None,
-            content: "binary hello".into(),
+            content: Some("binary hello".into()),
             kind: None,
             reply_id: None,
+            forward_of: None,
         },
     };
     a.send(WsMessage::Binary(binary::encode_client(&frame).into()))

@@ -2,7 +2,9 @@
 
 use super::{RoomActor, UserActor};
 use crate::error::Error;
-use crate::model::{Message, NewMessage, Role, RoomId, Seq, UserId};
+use crate::model::{
+    ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, Seq, UserId,
+};
 use crate::protocol::ResumeStatus;
 use crate::protocol::{Encoded, Format};
 use actix::prelude::*;
@@ -112,12 +114,19 @@ pub enum Outgoing {
         seq: Seq,
         frame: Encoded,
     },
+    /// A change to an existing message (edit, delete, reaction). It has no
+    /// seq of its own (its `rev` orders it for the client), but it is held
+    /// during a resume like a message, so it never overtakes the replay.
+    RoomChange { room_id: RoomId, frame: Encoded },
     /// From now on hold this room's live frames until `ResumeData` arrives.
     ResumeStart { room_id: RoomId },
-    /// The missed frames, oldest first; then release what was held.
+    /// The missed frames, oldest first, and the current state of older
+    /// messages that changed while the client was away; then release what
+    /// was held.
     ResumeData {
         room_id: RoomId,
         frames: Vec<(Seq, Encoded)>,
+        changes: Vec<Encoded>,
     },
 }
 
@@ -231,6 +240,18 @@ pub struct Posted {
     pub duplicate: bool,
 }
 
+/// Edit, delete or react to a message of the room; answers after commit.
+/// For a delete, the room sets `moderator` from the caller's role.
+#[derive(Message)]
+#[rtype(result = "Result<ChangedMessage, Error>")]
+pub struct ChangeMessage {
+    /// A member (whose role decides a delete), or the administrator, who
+    /// may only delete.
+    pub by: By,
+    pub message_id: String,
+    pub change: MessageChange,
+}
+
 /// Who asks for a change to a room's membership.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum By {
@@ -323,6 +344,8 @@ pub struct Resume {
     pub user_id: UserId,
     pub conn: ConnHandle,
     pub after: Seq,
+    /// The highest change rev the client has; `None` skips the changes.
+    pub after_rev: Option<Rev>,
 }
 
 // ---- user ----

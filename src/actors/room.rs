@@ -7,7 +7,10 @@
 use super::messages::*;
 use super::{ActorLimits, RegistryActor, RoomWatch, UserActor};
 use crate::error::Error;
-use crate::model::{Message, NewMessage, Role, RoomId, RoomKind, Seq, Timestamp, UserId};
+use crate::model::{
+    ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, RoomKind, Seq,
+    Timestamp, UserId,
+};
 use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame, TypingState};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreHandle};
 use actix::prelude::*;
@@ -38,6 +41,7 @@ impl Responder {
             Responder::Socket(reply) => {
                 let result = match result {
                     Ok(OpOutcome::Inserted(m) | OpOutcome::Duplicate(m)) => Ok(m),
+                    Ok(OpOutcome::Changed(c)) => Ok(c.message),
                     Ok(OpOutcome::Failed(e)) => Err(e.into()),
                     Ok(OpOutcome::Done) => Err(Error::Internal("post returned no message".into())),
                     Err(e) => Err(e),
@@ -54,9 +58,21 @@ impl Responder {
 /// message body) goes to the writer; only this small summary stays here.
 enum AfterCommit {
     Broadcast,
-    Joined { user_id: UserId, role: Role },
-    Left { user_id: UserId },
-    Read { user_id: UserId, seq: Seq },
+    Joined {
+        user_id: UserId,
+        role: Role,
+    },
+    Left {
+        user_id: UserId,
+    },
+    Read {
+        user_id: UserId,
+        seq: Seq,
+    },
+    /// A message was edited, deleted or reacted to by `user_id`.
+    Changed {
+        user_id: UserId,
+    },
 }
 
 impl From<&RoomOp> for AfterCommit {
@@ -66,6 +82,7 @@ impl From<&RoomOp> for AfterCommit {
             RoomOp::AddParticipant { user_id, role, .. } => AfterCommit::Joined { user_id, role },
             RoomOp::RemoveParticipant { user_id, .. } => AfterCommit::Left { user_id },
             RoomOp::MarkRead { user_id, seq } => AfterCommit::Read { user_id, seq },
+            RoomOp::Change { user_id, .. } => AfterCommit::Changed { user_id },
         }
     }
 }
@@ -98,6 +115,8 @@ pub struct RoomActor {
     standby: HashMap<UserId, Addr<UserActor>>,
     /// The seq the next inserted message gets.
     next_seq: Seq,
+    /// The rev the next changed message gets.
+    next_rev: Rev,
     queued: Vec<(RoomOp, Responder)>,
     in_flight: bool,
     last_typing: HashMap<UserId, Instant>,
@@ -129,6 +148,7 @@ impl RoomActor {
             online: HashMap::new(),
             standby: HashMap::new(),
             next_seq: 1,
+            next_rev: 1,
             queued: Vec::new(),
             in_flight: false,
             last_typing: HashMap::new(),
@@ -205,6 +225,48 @@ impl RoomActor {
         self.fan_out(&item, None);
     }
 
+    /// Tells every online member about a committed change, in the frame
+    /// its kind calls for.
+    fn fan_out_change(&mut self, c: &ChangedMessage, user_id: UserId) {
+        let m = &c.message;
+        let (room_id, message_id, seq, rev) = (self.room_id, m.message_id.as_str(), m.seq, m.rev);
+        // Every committed change sets the time of its kind; the fallback
+        // is never used.
+        let at = |t: Option<Timestamp>| t.unwrap_or(m.created_at);
+        let frame = match (&c.reaction, m.deleted) {
+            (Some((emoji, added, count)), _) => ServerFrame::ReactionUpdated {
+                room_id,
+                message_id,
+                seq,
+                rev,
+                user_id,
+                emoji,
+                added: *added,
+                count: *count,
+            },
+            (None, true) => ServerFrame::MessageDeleted {
+                room_id,
+                message_id,
+                seq,
+                rev,
+                deleted_at: at(m.deleted_at),
+            },
+            (None, false) => ServerFrame::MessageUpdated {
+                room_id,
+                message_id,
+                seq,
+                rev,
+                content: &m.content,
+                edited_at: at(m.edited_at),
+            },
+        };
+        let item = Outgoing::RoomChange {
+            room_id,
+            frame: frame.encode(),
+        };
+        self.fan_out(&item, None);
+    }
+
     /// Queues one op for the next batch; resolves with its outcome once the
     /// batch is committed. An op the store refused resolves to its error.
     fn enqueue(
@@ -261,6 +323,7 @@ impl RoomActor {
         let batch = RoomBatch {
             room_id: self.room_id,
             next_seq: self.next_seq,
+            next_rev: self.next_rev,
             ops,
         };
         match self.store.submit(batch) {
@@ -323,6 +386,10 @@ impl RoomActor {
                     };
                     self.fan_out(&Outgoing::Frame(frame.encode()), None);
                 }
+                (OpOutcome::Changed(c), AfterCommit::Changed { user_id }) if c.changed => {
+                    self.next_rev = c.message.rev + 1;
+                    self.fan_out_change(c, user_id);
+                }
                 _ => {}
             }
             responder.send(Ok(outcome));
@@ -347,7 +414,7 @@ impl RoomActor {
     /// The in-memory side of a committed op, then its broadcast.
     fn apply(&mut self, after: AfterCommit, m: &Message) {
         match after {
-            AfterCommit::Broadcast | AfterCommit::Read { .. } => {
+            AfterCommit::Broadcast | AfterCommit::Read { .. } | AfterCommit::Changed { .. } => {
                 self.fan_out_message(&ServerFrame::MessageCreated { message: m }, m.seq);
                 // Posting ends typing.
                 if let Some(sender) = m.sender_id {
@@ -409,13 +476,10 @@ impl Actor for RoomActor {
                     let Some(room) = s.room(room_id)? else {
                         return Ok(None);
                     };
+                    let members = s.room_members(room_id)?;
+                    let (last_seq, last_rev) = (s.last_seq(room_id)?, s.last_rev(room_id)?);
                     let read = s.read_positions(room_id)?;
-                    Ok(Some((
-                        room,
-                        s.room_members(room_id)?,
-                        s.last_seq(room_id)?,
-                        read,
-                    )))
+                    Ok(Some((room, members, (last_seq, last_rev), read)))
                 })
                 .await;
             let loaded = match loaded {
@@ -437,7 +501,7 @@ impl Actor for RoomActor {
             (loaded, online)
         };
         ctx.wait(load.into_actor(self).map(|(loaded, online), act, ctx| {
-            let Some((room, members, last_seq, read)) = loaded else {
+            let Some((room, members, (last_seq, last_rev), read)) = loaded else {
                 act.state = State::Gone;
                 act.registry.do_send(ForgetRoom {
                     room_id: act.room_id,
@@ -449,6 +513,7 @@ impl Actor for RoomActor {
             act.members = members.into_iter().collect();
             act.online = online.into_iter().collect();
             act.next_seq = last_seq + 1;
+            act.next_rev = last_rev + 1;
             act.read = read.into_iter().collect();
             act.state = State::Ready;
         }));
@@ -499,6 +564,48 @@ impl Handler<Post> for RoomActor {
                     duplicate: true,
                 }),
                 _ => Err(Error::Internal("post returned no message".into())),
+            }
+        })
+    }
+}
+
+impl Handler<ChangeMessage> for RoomActor {
+    type Result = ResponseFuture<Result<ChangedMessage, Error>>;
+
+    fn handle(&mut self, msg: ChangeMessage, ctx: &mut Self::Context) -> Self::Result {
+        let role = match self.caller_role(msg.by) {
+            Ok(role) => role,
+            Err(e) => return Box::pin(async { Err(e) }),
+        };
+        let change = match msg.change {
+            // The administrator moderates every room; a member by role.
+            MessageChange::Delete { .. } => MessageChange::Delete {
+                moderator: role.is_none_or(|r| r.manages()),
+            },
+            _ if msg.by == By::Admin => {
+                return Box::pin(async {
+                    Err(Error::Forbidden(
+                        "the administrator may delete messages, not edit or react".into(),
+                    ))
+                })
+            }
+            other => other,
+        };
+        let op = RoomOp::Change {
+            message_id: msg.message_id,
+            // The administrator is no user: no message is theirs.
+            user_id: match msg.by {
+                By::Member(user) => user,
+                By::Admin => 0,
+            },
+            change,
+            at: Timestamp::now(),
+        };
+        let outcome = self.enqueue(op, ctx);
+        Box::pin(async move {
+            match outcome.await? {
+                OpOutcome::Changed(c) => Ok(c),
+                _ => Err(Error::Internal("change returned no message".into())),
             }
         })
     }
@@ -778,23 +885,35 @@ impl Handler<Resume> for RoomActor {
     /// Everything below `next_seq` is committed and already fanned out;
     /// everything from it on will be fanned out after this. So the gap is
     /// exactly (after, next_seq - 1], and the conn holds live frames of this
-    /// room from `ResumeStart` until the replay has been written.
+    /// room from `ResumeStart` until the replay has been written. Changes
+    /// work the same way with revs: those up to `next_rev - 1` are read
+    /// from the store, later ones arrive live, after the replay.
     fn handle(&mut self, msg: Resume, _: &mut Self::Context) -> Self::Result {
         let last = self.next_seq.saturating_sub(1);
+        let last_rev = self.next_rev.saturating_sub(1);
         if self.role_of(msg.user_id).is_err() {
             return Box::pin(async { ResumeStatus::NotFound });
         }
-        if msg.after >= last {
+        // Reported only to a client that asked for changes.
+        let asked = msg.after_rev.is_some();
+        let after_rev = msg.after_rev.filter(|rev| *rev < last_rev);
+        if msg.after >= last && after_rev.is_none() {
             return Box::pin(async move {
                 ResumeStatus::Replayed {
                     count: 0,
                     last_seq: last,
+                    changed: asked.then_some(0),
+                    last_rev: asked.then_some(last_rev),
                 }
             });
         }
-        let gap = last - msg.after;
+        let gap = last.saturating_sub(msg.after);
         let limit = self.limits.resume_limit;
-        if gap > limit {
+        if gap > limit
+            || !msg.conn.offer(Outgoing::ResumeStart {
+                room_id: self.room_id,
+            })
+        {
             return Box::pin(async move {
                 ResumeStatus::CannotRecover {
                     last_seq: last,
@@ -803,37 +922,59 @@ impl Handler<Resume> for RoomActor {
             });
         }
         let room_id = self.room_id;
-        if !msg.conn.offer(Outgoing::ResumeStart { room_id }) {
-            return Box::pin(async move {
-                ResumeStatus::CannotRecover {
-                    last_seq: last,
-                    limit,
-                }
-            });
-        }
         let store = self.store.clone();
-        let after = msg.after;
+        let (after, user) = (msg.after.min(last), msg.user_id);
         Box::pin(async move {
-            // `gap` <= resume_limit, which the config keeps within u32.
-            let fetched = store
-                .run(move |s| s.messages_after(room_id, after, gap as u32))
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(room_id, error = %e, "resume read failed");
-                    Vec::new()
-                });
-            let frames: Vec<(Seq, crate::protocol::Encoded)> = fetched
+            // `gap` and `limit` are <= resume_limit, which the config keeps
+            // within u32.
+            let read = store
+                .run(move |s| {
+                    let fresh = match gap {
+                        0 => Vec::new(),
+                        gap => s.messages_after(room_id, after, gap as u32, user)?,
+                    };
+                    let changed = match after_rev {
+                        None => Vec::new(),
+                        Some(rev) => s.changed_after(room_id, rev, after, limit as u32, user)?,
+                    };
+                    Ok((fresh, changed))
+                })
+                .await;
+            let (fresh, changed) = read.unwrap_or_else(|e| {
+                tracing::error!(room_id, error = %e, "resume read failed");
+                Default::default()
+            });
+            let format = msg.conn.format;
+            let frames: Vec<(Seq, crate::protocol::Encoded)> = fresh
                 .iter()
                 .map(|m| {
-                    let frame = ServerFrame::MessageCreated { message: m };
-                    (m.seq, frame.encode_for(msg.conn.format))
+                    (
+                        m.seq,
+                        ServerFrame::MessageCreated { message: m }.encode_for(format),
+                    )
                 })
                 .collect();
-            let count = frames.len() as u64;
-            msg.conn.offer(Outgoing::ResumeData { room_id, frames });
+            let changes: Vec<_> = changed
+                .iter()
+                .map(|m| ServerFrame::MessageChanged { message: m }.encode_for(format))
+                .collect();
+            // A full page of changes may have more behind it: the client is
+            // caught up to the last one sent, and resumes from there.
+            let caught_up = match changed.last() {
+                Some(m) if changed.len() as u64 >= limit => m.rev,
+                _ => last_rev,
+            };
+            let (count, changed) = (frames.len() as u64, changes.len() as u64);
+            msg.conn.offer(Outgoing::ResumeData {
+                room_id,
+                frames,
+                changes,
+            });
             ResumeStatus::Replayed {
                 count,
                 last_seq: last,
+                changed: asked.then_some(changed),
+                last_rev: asked.then_some(caught_up),
             }
         })
     }

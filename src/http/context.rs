@@ -177,6 +177,17 @@ impl Ctx {
             .ok_or_else(|| Error::not_found(what))
     }
 
+    /// A text parameter from the path, percent-decoded (an emoji arrives
+    /// as `%F0%9F%91%8D`). Bytes that are not UTF-8 name nothing.
+    pub fn text_param(&self, name: &str, what: &str) -> Result<String> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| percent_encoding::percent_decode_str(v).decode_utf8().ok())
+            .map(|v| v.into_owned())
+            .ok_or_else(|| Error::not_found(what))
+    }
+
     pub fn token(&self) -> Option<&str> {
         let header = |name| {
             self.headers

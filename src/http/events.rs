@@ -177,6 +177,8 @@ pub async fn stream(ctx: Ctx) -> Result<Reply> {
                 user_id,
                 conn: conn.clone(),
                 after,
+                // Changes to older messages are not replayed here.
+                after_rev: None,
             })
             .await
             .unwrap_or(ResumeStatus::NotFound);

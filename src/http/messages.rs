@@ -1,11 +1,13 @@
-//! A room's messages: post (same path as WebSocket) and history pages.
+//! A room's messages: post (same path as WebSocket), history pages, edits,
+//! deletes, reactions, and search across the caller's rooms.
 
 use super::context::Ctx;
 use super::pagination::Pagination;
 use super::response::Reply;
 use super::users::limit;
+use crate::actors::messages::By;
 use crate::error::{Error, Result};
-use crate::model::{HistoryCursor, RoomId, Seq, UserId};
+use crate::model::{HistoryCursor, MessageChange, RoomId, SearchQuery, Seq, UserId};
 use crate::service::{self, MessageRequest};
 use serde::{Deserialize, Serialize};
 
@@ -18,21 +20,22 @@ pub(super) struct CreateMessage {
     #[serde(rename = "type")]
     kind: Option<String>,
     reply_id: Option<String>,
+    forward_of: Option<String>,
 }
 
 impl CreateMessage {
-    /// Validates and posts through the room actor: 201 with the message's
-    /// place in history, or 200 for a retry (nothing was created this time).
+    /// Validates (a forward copies the original) and posts through the room
+    /// actor: 201 with the message's place in history, or 200 for a retry
+    /// (nothing was created this time).
     pub(super) async fn post(self, ctx: &Ctx, sender: UserId, room: RoomId) -> Result<Reply> {
-        let message = service::new_message(
-            sender,
-            MessageRequest {
-                message_id: self.message_id,
-                content: self.content,
-                kind: self.kind,
-                reply_id: self.reply_id,
-            },
-        )?;
+        let req = MessageRequest {
+            message_id: self.message_id,
+            content: self.content,
+            kind: self.kind,
+            reply_id: self.reply_id,
+            forward_of: self.forward_of,
+        };
+        let message = service::message_from_request(&ctx.app, sender, req).await?;
         let posted = service::post_message(&ctx.app, room, message).await?;
         if posted.duplicate {
             return Ok(Reply::ok(&posted.message));
@@ -43,9 +46,10 @@ impl CreateMessage {
     }
 }
 
-/// POST /api/rooms/{id}/messages {messageId?, content, type?, replyId?} —
-/// answered after commit, fanned out live to WebSocket members: 201. A
-/// retry with the same messageId returns the original message: 200.
+/// POST /api/rooms/{id}/messages {messageId?, content, type?, replyId?} or
+/// {messageId?, forwardOf, replyId?} — answered after commit, fanned out
+/// live to WebSocket members: 201. A retry with the same messageId returns
+/// the original message: 200.
 pub async fn create(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
@@ -125,4 +129,116 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         pagination,
     };
     Ok(Reply::with_meta(&messages, Some(&meta)))
+}
+
+/// Runs a change of the message named in the path and answers with the
+/// message as the caller now sees it.
+async fn change(ctx: Ctx, change: impl FnOnce(&Ctx) -> Result<MessageChange>) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let room = ctx.id("id", "room")?;
+    let message_id = ctx.text_param("messageId", "message")?;
+    let change = change(&ctx)?;
+    let changed =
+        service::change_message(&ctx.app, room, By::Member(me), message_id, change).await?;
+    Ok(Reply::ok(&changed.message))
+}
+
+#[derive(Deserialize)]
+struct EditMessage {
+    content: Option<String>,
+}
+
+/// PATCH /api/rooms/{id}/messages/{messageId} {content} — the sender edits;
+/// broadcasts `message_updated`.
+pub async fn update(ctx: Ctx) -> Result<Reply> {
+    change(ctx, |ctx| {
+        let body: EditMessage = ctx.json()?;
+        service::edit(body.content.as_deref())
+    })
+    .await
+}
+
+/// DELETE /api/rooms/{id}/messages/{messageId} — the sender, or the room's
+/// owner or an admin, deletes for everyone; the tombstone keeps its seq.
+/// Broadcasts `message_deleted`.
+pub async fn delete(ctx: Ctx) -> Result<Reply> {
+    change(ctx, |_| Ok(MessageChange::Delete { moderator: false })).await
+}
+
+/// PUT (add) or DELETE (take back) /api/rooms/{id}/messages/{messageId}/reactions/{emoji}
+/// — idempotent; broadcasts `reaction_updated` when something changed.
+pub async fn react(ctx: Ctx, add: bool) -> Result<Reply> {
+    change(ctx, |ctx| {
+        let emoji = ctx.text_param("emoji", "reaction")?;
+        service::reaction(&emoji, add)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchParams {
+    q: Option<String>,
+    room_id: Option<i64>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+    page: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchMeta {
+    count: usize,
+    total: u64,
+    offset: u64,
+    pagination: Pagination,
+}
+
+/// GET /api/messages/search?q=...&roomId=N&limit=N&offset=N|page=N — the
+/// caller's rooms only, best match first, `snippet` marked with `<mark>`.
+/// `q` is FTS5 syntax (words, "phrases", prefix*, AND/OR/NOT, NEAR); a
+/// query that does not parse is 400.
+pub async fn search(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let p: SearchParams = ctx.query()?;
+    let limit = limit(p.limit)?;
+    let offset = match (p.offset, p.page) {
+        (Some(_), Some(_)) => {
+            return Err(Error::validation(
+                "page",
+                "exclusive",
+                "use only one of offset and page",
+            ))
+        }
+        (None, Some(0)) => return Err(Error::validation("page", "range", "page starts at 1")),
+        (None, Some(page)) => (page - 1).saturating_mul(u64::from(limit)),
+        (offset, None) => offset.unwrap_or(0),
+    };
+    let query = SearchQuery {
+        user_id: me,
+        q: p.q.clone().unwrap_or_default(),
+        room_id: p.room_id,
+        limit,
+        offset,
+    };
+    let (hits, total) = service::search(&ctx.app, query).await?;
+    let q = percent_encoding::utf8_percent_encode(
+        p.q.as_deref().unwrap_or_default(),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
+    let room = p
+        .room_id
+        .map(|r| format!("&roomId={r}"))
+        .unwrap_or_default();
+    let page = offset / u64::from(limit) + 1;
+    let meta = SearchMeta {
+        count: hits.len(),
+        total,
+        offset,
+        pagination: Pagination::new(page, limit, total, |p| {
+            format!("/api/messages/search?q={q}{room}&page={p}&limit={limit}")
+        }),
+    };
+    Ok(Reply::with_meta(&hits, Some(&meta)))
 }

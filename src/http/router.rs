@@ -63,6 +63,9 @@ pub enum Route {
     ContactAnalysis,
     ContactChart,
     TestClock,
+    Message,
+    Reaction,
+    MessageSearch,
 }
 
 impl Route {
@@ -108,6 +111,17 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::Messages,
         &[Method::GET, Method::POST],
     ),
+    (
+        "/api/rooms/{id}/messages/{messageId}",
+        Route::Message,
+        &[Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/rooms/{id}/messages/{messageId}/reactions/{emoji}",
+        Route::Reaction,
+        &[Method::PUT, Method::DELETE],
+    ),
+    ("/api/messages/search", Route::MessageSearch, &[Method::GET]),
     ("/api/rooms/{id}/seen", Route::Seen, &[Method::POST]),
     ("/api/events", Route::Events, &[Method::GET]),
     ("/api/admin/auth", Route::AdminLogin, &[Method::POST]),
@@ -176,7 +190,7 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     (
         "/api/admin/messages/{messageId}",
         Route::AdminMessage,
-        &[Method::GET],
+        &[Method::GET, Method::DELETE],
     ),
     ("/api/admin/sessions", Route::AdminSessions, &[Method::GET]),
     (
@@ -285,6 +299,11 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::Participant, _) => rooms::remove_participant(ctx).await,
         (Route::Messages, Method::POST) => messages::create(ctx).await,
         (Route::Messages, _) => messages::list(ctx).await,
+        (Route::Message, Method::PATCH) => messages::update(ctx).await,
+        (Route::Message, _) => messages::delete(ctx).await,
+        (Route::Reaction, Method::PUT) => messages::react(ctx, true).await,
+        (Route::Reaction, _) => messages::react(ctx, false).await,
+        (Route::MessageSearch, _) => messages::search(ctx).await,
         (Route::Seen, _) => rooms::seen(ctx).await,
         (Route::Events, _) => events::stream(ctx).await,
         (Route::AdminLogin, _) => admin::auth::login(ctx).await,
@@ -315,6 +334,7 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminParticipant, _) => admin::participants::remove(ctx).await,
         (Route::AdminRoomMessages, _) => admin::messages::list_room(ctx).await,
         (Route::AdminMessages, _) => admin::messages::list(ctx).await,
+        (Route::AdminMessage, Method::DELETE) => admin::messages::delete(ctx).await,
         (Route::AdminMessage, _) => admin::messages::get(ctx).await,
         (Route::AdminSessions, _) => admin::sessions::list(ctx).await,
         (Route::AdminSession, Method::DELETE) => admin::sessions::delete(ctx).await,

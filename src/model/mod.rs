@@ -208,7 +208,8 @@ impl MessageKind {
 }
 
 /// A stored chat message. `status` is always "success": a message exists
-/// for clients only once it is committed.
+/// for clients only once it is committed. Every field is always present
+/// (never skipped when empty): the bincode encoding has no field names.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
@@ -219,10 +220,36 @@ pub struct Message {
     pub sender_id: Option<UserId>,
     #[serde(rename = "type")]
     pub kind: MessageKind,
+    /// Empty once the message is deleted.
     pub content: String,
     pub reply_id: Option<String>,
+    /// The messageId this one is a forwarded copy of.
+    pub forward_of: Option<String>,
     pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    /// A tombstone: the body is gone, the seq stays so history has no gap.
+    pub deleted: bool,
+    pub deleted_at: Option<Timestamp>,
+    /// The room's change counter when this message last changed (edit,
+    /// delete, reaction); 0 if it never did. Of two states of a message,
+    /// the one with the higher rev is the newer.
+    pub rev: Rev,
+    /// Reaction counts per emoji, in order of first use.
+    pub reactions: Vec<Reaction>,
     pub status: MessageStatus,
+}
+
+/// Per-room change counter for edits, deletes and reactions.
+pub type Rev = u64;
+
+/// How many people reacted to a message with one emoji, and whether the
+/// reader is one of them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u64,
+    pub me: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -239,6 +266,7 @@ pub struct NewMessage {
     pub kind: MessageKind,
     pub content: String,
     pub reply_id: Option<String>,
+    pub forward_of: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -250,6 +278,7 @@ impl NewMessage {
             kind: MessageKind::System,
             content,
             reply_id: None,
+            forward_of: None,
             created_at: Timestamp::now(),
         }
     }
@@ -263,10 +292,64 @@ impl NewMessage {
             kind: self.kind,
             content: self.content,
             reply_id: self.reply_id,
+            forward_of: self.forward_of,
             created_at: self.created_at,
+            edited_at: None,
+            deleted: false,
+            deleted_at: None,
+            rev: 0,
+            reactions: Vec::new(),
             status: MessageStatus::Success,
         }
     }
+}
+
+/// A change to an existing message that a room member asks for. The
+/// writer checks it against the stored message (who sent it, whether it
+/// is deleted) in the same transaction that applies it.
+#[derive(Debug, Clone)]
+pub enum MessageChange {
+    /// New content; only the sender may edit.
+    Edit { content: String },
+    /// Empties the body and keeps a tombstone. The sender may delete; so
+    /// may the room's owner and admins (`moderator`).
+    Delete { moderator: bool },
+    /// Adds (`add`) or removes the user's reaction with this emoji.
+    React { emoji: String, add: bool },
+}
+
+/// What a committed [`MessageChange`] did, for the broadcast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedMessage {
+    pub message: Message,
+    /// For reactions: the emoji, whether it was added, and how many now
+    /// reacted with it.
+    pub reaction: Option<(String, bool, u64)>,
+    /// False when the message already was as asked (a repeated delete or
+    /// reaction): nothing was written, no rev was used.
+    pub changed: bool,
+}
+
+/// One search hit: the message, and its text with the matched terms marked.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub message: Message,
+    /// HTML-escaped excerpt with each match wrapped in `<mark>…</mark>`.
+    pub snippet: String,
+    /// bm25 relevance; lower is more relevant.
+    pub rank: f64,
+}
+
+/// A full-text search over the rooms a user is in.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub user_id: UserId,
+    /// FTS5 query syntax; a syntax error is the caller's 400.
+    pub q: String,
+    pub room_id: Option<RoomId>,
+    pub limit: u32,
+    pub offset: u64,
 }
 
 /// A login session bound to a device.

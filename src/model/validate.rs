@@ -95,6 +95,29 @@ impl Checker {
     }
 }
 
+/// Longest reaction, in bytes: room for an emoji with skin tone and joiners
+/// (a family emoji is 25 bytes), too small to carry a message.
+pub const MAX_EMOJI_BYTES: usize = 32;
+/// Longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 256;
+
+/// A reaction: 1–32 bytes with no whitespace or control characters. Any
+/// such string is accepted (custom `:shortcodes:` included); clients show it.
+pub fn emoji(c: &mut Checker, value: &str) {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_EMOJI_BYTES
+        && !value
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch.is_control());
+    if !ok {
+        c.push(FieldError::new(
+            "emoji",
+            "format",
+            format!("emoji must be 1-{MAX_EMOJI_BYTES} bytes without spaces"),
+        ));
+    }
+}
+
 /// Logins are 3–32 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn login(c: &mut Checker, value: Option<&str>) {
     let Some(v) = value else {

@@ -4,12 +4,13 @@
 
 use super::ordering::Ordering;
 use crate::actors::messages::{
-    ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, PostFromSocket, Resume,
-    SocketReply, Typing,
+    By, ConnHandle, Connect, Disconnect, Kick, KickReason, MarkSeen, Outgoing, PostFromSocket,
+    Resume, SocketReply, Typing,
 };
 use crate::actors::{room_actor, RoomActor};
 use crate::app::App;
 use crate::error::{close_code, Error};
+use crate::model::{MessageChange, Rev};
 use crate::model::{RoomId, UserId};
 use crate::protocol::{
     self, answer, error_frame, AckBody, Action, ClientFrame, DecodeError, Encoded, Format,
@@ -493,14 +494,51 @@ impl Reader {
                 content,
                 kind,
                 reply_id,
+                forward_of,
             } => {
                 let req = MessageRequest {
                     message_id,
-                    content: Some(content),
+                    content,
                     kind,
                     reply_id,
+                    forward_of,
                 };
                 self.create_message(room_id, req, rid.clone()).await
+            }
+            Action::EditMessage {
+                room_id,
+                message_id,
+                content,
+            } => {
+                let change = service::edit(Some(&content));
+                self.change(room_id, message_id, change, rid.as_deref())
+                    .await
+            }
+            Action::DeleteMessage {
+                room_id,
+                message_id,
+            } => {
+                let change = Ok(MessageChange::Delete { moderator: false });
+                self.change(room_id, message_id, change, rid.as_deref())
+                    .await
+            }
+            Action::React {
+                room_id,
+                message_id,
+                emoji,
+            } => {
+                let change = service::reaction(&emoji, true);
+                self.change(room_id, message_id, change, rid.as_deref())
+                    .await
+            }
+            Action::Unreact {
+                room_id,
+                message_id,
+                emoji,
+            } => {
+                let change = service::reaction(&emoji, false);
+                self.change(room_id, message_id, change, rid.as_deref())
+                    .await
             }
             Action::CreateRoom {
                 participants,
@@ -544,8 +582,8 @@ impl Reader {
                     .map(|()| self.send_ack(rid.as_deref(), AckBody::Empty {})),
                 Err(e) => Err(e),
             },
-            Action::Resume { rooms } => {
-                let statuses = self.resume(rooms).await;
+            Action::Resume { rooms, revs } => {
+                let statuses = self.resume(rooms, revs).await;
                 self.send_ack(rid.as_deref(), AckBody::Resume { rooms: statuses });
                 Ok(())
             }
@@ -564,7 +602,7 @@ impl Reader {
         req: MessageRequest,
         rid: Option<String>,
     ) -> Result<(), Error> {
-        let message = service::new_message(self.user_id, req)?;
+        let message = service::message_from_request(&self.app, self.user_id, req).await?;
         let room = self.room(room_id).await?;
         let permit = self
             .in_flight
@@ -586,6 +624,33 @@ impl Reader {
         Ok(())
     }
 
+    /// An edit, delete or reaction: awaited here, so one socket's changes
+    /// apply in the order it sent them; acked with the message as it is now.
+    async fn change(
+        &mut self,
+        room_id: RoomId,
+        message_id: String,
+        change: Result<MessageChange, Error>,
+        rid: Option<&str>,
+    ) -> Result<(), Error> {
+        let change = change?;
+        let changed = service::change_message(
+            &self.app,
+            room_id,
+            By::Member(self.user_id),
+            message_id,
+            change,
+        )
+        .await?;
+        self.send_ack(
+            rid,
+            AckBody::Message {
+                message: &changed.message,
+            },
+        );
+        Ok(())
+    }
+
     async fn create_room(&mut self, req: RoomRequest, rid: Option<String>) {
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
             return;
@@ -602,9 +667,14 @@ impl Reader {
         });
     }
 
-    async fn resume(&mut self, rooms: BTreeMap<String, u64>) -> BTreeMap<String, ResumeStatus> {
+    async fn resume(
+        &mut self,
+        rooms: BTreeMap<String, u64>,
+        revs: BTreeMap<String, Rev>,
+    ) -> BTreeMap<String, ResumeStatus> {
         let mut statuses = BTreeMap::new();
         for (key, after) in rooms {
+            let after_rev = revs.get(&key).copied();
             let status = match key.parse::<RoomId>() {
                 Err(_) => ResumeStatus::NotFound,
                 Ok(room_id) => match self.room(room_id).await {
@@ -614,6 +684,7 @@ impl Reader {
                             user_id: self.user_id,
                             conn: self.conn.clone(),
                             after,
+                            after_rev,
                         })
                         .await
                         .unwrap_or(ResumeStatus::NotFound),

@@ -1,6 +1,8 @@
 //! Keeps one socket's room traffic in order across a `resume`: while a
 //! room's missed messages are being read, its live frames are held; then
 //! the replay is written, then the held frames, each seq at most once.
+//! Change frames (edits, deletes, reactions) are held too, and never
+//! dropped as repeats: they carry no new seq.
 
 use crate::actors::messages::Outgoing;
 use crate::model::{RoomId, Seq};
@@ -14,7 +16,13 @@ struct RoomState {
     /// misses one is disconnected).
     sent: Option<(Seq, Seq)>,
     /// Live frames held while a replay is on its way.
-    held: Option<Vec<(Seq, Encoded)>>,
+    held: Option<Vec<Held>>,
+}
+
+/// A live frame held during a resume.
+enum Held {
+    Message(Seq, Encoded),
+    Change(Encoded),
 }
 
 impl RoomState {
@@ -72,14 +80,24 @@ impl Ordering {
             } => {
                 let room = self.rooms.entry(room_id).or_default();
                 match &mut room.held {
-                    Some(held) => held.push((seq, frame)),
+                    Some(held) => held.push(Held::Message(seq, frame)),
                     None => room.write((room_id, seq), frame, out),
+                }
+            }
+            Outgoing::RoomChange { room_id, frame } => {
+                match &mut self.rooms.entry(room_id).or_default().held {
+                    Some(held) => held.push(Held::Change(frame)),
+                    None => out.written(None, frame),
                 }
             }
             Outgoing::ResumeStart { room_id } => {
                 self.rooms.entry(room_id).or_default().held = Some(Vec::new());
             }
-            Outgoing::ResumeData { room_id, frames } => {
+            Outgoing::ResumeData {
+                room_id,
+                frames,
+                changes,
+            } => {
                 let room = self.rooms.entry(room_id).or_default();
                 let held = room.held.take().unwrap_or_default();
                 // The replay fills the hole below what went out live, so
@@ -88,14 +106,21 @@ impl Ordering {
                     sent: room.sent,
                     held: None,
                 };
+                let replay = frames.into_iter().map(|(seq, f)| Held::Message(seq, f));
+                let changes = changes.into_iter().map(Held::Change);
                 let mut newest = 0;
-                for (seq, frame) in frames.into_iter().chain(held) {
-                    if live.already_sent(seq) || seq <= newest {
-                        continue;
+                for item in replay.chain(changes).chain(held) {
+                    match item {
+                        Held::Change(frame) => out.written(None, frame),
+                        Held::Message(seq, frame) => {
+                            if live.already_sent(seq) || seq <= newest {
+                                continue;
+                            }
+                            newest = seq;
+                            room.mark_sent(seq);
+                            out.written(Some((room_id, seq)), frame);
+                        }
                     }
-                    newest = seq;
-                    room.mark_sent(seq);
-                    out.written(Some((room_id, seq)), frame);
                 }
             }
         }
@@ -122,6 +147,7 @@ mod tests {
         Outgoing::ResumeData {
             room_id: 1,
             frames: seqs.iter().map(|s| (*s, frame(*s))).collect(),
+            changes: Vec::new(),
         }
     }
 
@@ -155,6 +181,26 @@ mod tests {
             replay(&[2, 3]),
         ]);
         assert_eq!(got, ["2", "3"]);
+    }
+
+    #[test]
+    fn changes_held_during_a_resume_follow_the_replay() {
+        let change = |s: &str| Outgoing::RoomChange {
+            room_id: 1,
+            frame: Encoded::new(s.to_owned().into(), Default::default()),
+        };
+        let got = run(vec![
+            change("e0"),
+            Outgoing::ResumeStart { room_id: 1 },
+            change("e2"),
+            Outgoing::ResumeData {
+                room_id: 1,
+                frames: vec![(1, frame(1))],
+                changes: vec![Encoded::new("e1".into(), Default::default())],
+            },
+            change("e3"),
+        ]);
+        assert_eq!(got, ["e0", "1", "e1", "e2", "e3"]);
     }
 
     #[test]

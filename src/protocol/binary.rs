@@ -10,7 +10,7 @@ use super::{
     AckBody, Action, ClientFrame, DecodeError, PresenceStatus, ResumeStatus, ServerFrame,
     TypingState, MAX_FRAME_BYTES,
 };
-use crate::model::{Message, Participant, Room, RoomDetails, RoomId, Seq, Timestamp, UserId};
+use crate::model::{Message, Participant, Rev, Room, RoomDetails, RoomId, Seq, Timestamp, UserId};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,9 +38,26 @@ pub enum ActionBin {
     CreateMessage {
         room_id: RoomId,
         message_id: Option<String>,
-        content: String,
+        content: Option<String>,
         kind: Option<String>,
         reply_id: Option<String>,
+        forward_of: Option<String>,
+    },
+    EditMessage {
+        room_id: RoomId,
+        message_id: String,
+        content: String,
+    },
+    DeleteMessage {
+        room_id: RoomId,
+        message_id: String,
+    },
+    /// `add`: react; otherwise take the reaction back.
+    React {
+        room_id: RoomId,
+        message_id: String,
+        emoji: String,
+        add: bool,
     },
     Typing {
         room_id: RoomId,
@@ -51,6 +68,7 @@ pub enum ActionBin {
     },
     Resume {
         rooms: BTreeMap<RoomId, Seq>,
+        revs: BTreeMap<RoomId, Rev>,
     },
     Ping,
 }
@@ -74,21 +92,65 @@ impl From<ActionBin> for Action {
                 content,
                 kind,
                 reply_id,
+                forward_of,
             } => Action::CreateMessage {
                 room_id,
                 message_id,
                 content,
                 kind,
                 reply_id,
+                forward_of,
+            },
+            ActionBin::EditMessage {
+                room_id,
+                message_id,
+                content,
+            } => Action::EditMessage {
+                room_id,
+                message_id,
+                content,
+            },
+            ActionBin::DeleteMessage {
+                room_id,
+                message_id,
+            } => Action::DeleteMessage {
+                room_id,
+                message_id,
+            },
+            ActionBin::React {
+                room_id,
+                message_id,
+                emoji,
+                add: true,
+            } => Action::React {
+                room_id,
+                message_id,
+                emoji,
+            },
+            ActionBin::React {
+                room_id,
+                message_id,
+                emoji,
+                add: false,
+            } => Action::Unreact {
+                room_id,
+                message_id,
+                emoji,
             },
             ActionBin::Typing { room_id } => Action::Typing {
                 room_id,
                 state: TypingState::Start,
             },
             ActionBin::Seen { room_id, seq } => Action::Seen { room_id, seq },
-            ActionBin::Resume { rooms } => Action::Resume {
-                rooms: rooms.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            },
+            ActionBin::Resume { rooms, revs } => {
+                let keyed = |m: BTreeMap<RoomId, u64>| {
+                    m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                };
+                Action::Resume {
+                    rooms: keyed(rooms),
+                    revs: keyed(revs),
+                }
+            }
             ActionBin::Ping => Action::Ping,
         }
     }
@@ -133,6 +195,34 @@ pub enum ServerFrameBin {
         participants: Vec<Participant>,
     },
     MessageCreated {
+        message: Message,
+    },
+    MessageUpdated {
+        room_id: RoomId,
+        message_id: String,
+        seq: Seq,
+        rev: Rev,
+        content: String,
+        edited_at: Timestamp,
+    },
+    MessageDeleted {
+        room_id: RoomId,
+        message_id: String,
+        seq: Seq,
+        rev: Rev,
+        deleted_at: Timestamp,
+    },
+    ReactionUpdated {
+        room_id: RoomId,
+        message_id: String,
+        seq: Seq,
+        rev: Rev,
+        user_id: UserId,
+        emoji: String,
+        added: bool,
+        count: u64,
+    },
+    MessageChanged {
         message: Message,
     },
     ParticipantAdded {
@@ -199,8 +289,16 @@ pub enum AckBin {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ResumeStatusBin {
-    Replayed { count: u64, last_seq: Seq },
-    CannotRecover { last_seq: Seq, limit: u64 },
+    Replayed {
+        count: u64,
+        last_seq: Seq,
+        changed: Option<u64>,
+        last_rev: Option<Rev>,
+    },
+    CannotRecover {
+        last_seq: Seq,
+        limit: u64,
+    },
     NotFound,
 }
 
@@ -211,9 +309,17 @@ fn details(d: &RoomDetails) -> (Room, Vec<Participant>) {
 impl From<&ResumeStatus> for ResumeStatusBin {
     fn from(s: &ResumeStatus) -> Self {
         match *s {
-            ResumeStatus::Replayed { count, last_seq } => {
-                ResumeStatusBin::Replayed { count, last_seq }
-            }
+            ResumeStatus::Replayed {
+                count,
+                last_seq,
+                changed,
+                last_rev,
+            } => ResumeStatusBin::Replayed {
+                count,
+                last_seq,
+                changed,
+                last_rev,
+            },
             ResumeStatus::CannotRecover { last_seq, limit } => {
                 ResumeStatusBin::CannotRecover { last_seq, limit }
             }
@@ -249,6 +355,56 @@ impl From<&ServerFrame<'_>> for ServerFrameBin {
                 ServerFrameBin::RoomCreated { room, participants }
             }
             ServerFrame::MessageCreated { message } => ServerFrameBin::MessageCreated {
+                message: (*message).clone(),
+            },
+            ServerFrame::MessageUpdated {
+                room_id,
+                message_id,
+                seq,
+                rev,
+                content,
+                edited_at,
+            } => ServerFrameBin::MessageUpdated {
+                room_id: *room_id,
+                message_id: (*message_id).to_owned(),
+                seq: *seq,
+                rev: *rev,
+                content: (*content).to_owned(),
+                edited_at: *edited_at,
+            },
+            ServerFrame::MessageDeleted {
+                room_id,
+                message_id,
+                seq,
+                rev,
+                deleted_at,
+            } => ServerFrameBin::MessageDeleted {
+                room_id: *room_id,
+                message_id: (*message_id).to_owned(),
+                seq: *seq,
+                rev: *rev,
+                deleted_at: *deleted_at,
+            },
+            ServerFrame::ReactionUpdated {
+                room_id,
+                message_id,
+                seq,
+                rev,
+                user_id,
+                emoji,
+                added,
+                count,
+            } => ServerFrameBin::ReactionUpdated {
+                room_id: *room_id,
+                message_id: (*message_id).to_owned(),
+                seq: *seq,
+                rev: *rev,
+                user_id: *user_id,
+                emoji: (*emoji).to_owned(),
+                added: *added,
+                count: *count,
+            },
+            ServerFrame::MessageChanged { message } => ServerFrameBin::MessageChanged {
                 message: (*message).clone(),
             },
             ServerFrame::ParticipantAdded {
@@ -332,7 +488,7 @@ pub fn encode_server(frame: &ServerFrame<'_>) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MessageKind, MessageStatus, Timestamp};
+    use crate::model::{MessageKind, NewMessage, Reaction};
 
     #[test]
     fn client_frames_round_trip() {
@@ -341,15 +497,16 @@ mod tests {
             action: ActionBin::CreateMessage {
                 room_id: 7,
                 message_id: None,
-                content: "hi".into(),
+                content: Some("hi".into()),
                 kind: None,
                 reply_id: None,
+                forward_of: None,
             },
         };
         let decoded = decode(&encode_client(&frame)).unwrap();
         assert_eq!(decoded.request_id.as_deref(), Some("r"));
         assert!(
-            matches!(decoded.action, Action::CreateMessage { room_id: 7, ref content, .. } if content == "hi")
+            matches!(decoded.action, Action::CreateMessage { room_id: 7, ref content, .. } if content.as_deref() == Some("hi"))
         );
     }
 
@@ -366,17 +523,23 @@ mod tests {
 
     #[test]
     fn server_frames_decode_to_the_mirror() {
-        let message = Message {
-            room_id: 1,
-            seq: 2,
+        let mut message = NewMessage {
             message_id: "m".into(),
             sender_id: Some(3),
             kind: MessageKind::Text,
             content: "hello".into(),
             reply_id: None,
+            forward_of: None,
             created_at: Timestamp(1_718_541_296_789),
-            status: MessageStatus::Success,
-        };
+        }
+        .into_message(1, 2);
+        message.edited_at = Some(Timestamp(1_718_541_296_790));
+        message.rev = 4;
+        message.reactions.push(Reaction {
+            emoji: "👍".into(),
+            count: 2,
+            me: true,
+        });
         let encoded = ServerFrame::MessageCreated { message: &message }.encode();
         assert_eq!(
             decode_server(&encoded.bincode).unwrap(),

@@ -7,7 +7,7 @@
 pub mod binary;
 
 use crate::error::Error;
-use crate::model::{Message, RoomDetails, RoomId, Seq, Timestamp, UserId};
+use crate::model::{Message, Rev, RoomDetails, RoomId, Seq, Timestamp, UserId};
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -89,18 +89,49 @@ pub enum Action {
         name: Option<String>,
     },
     /// `senderId` and `createdAt` in the frame are ignored: the sender is
-    /// the authenticated user and the time is the server's.
+    /// the authenticated user and the time is the server's. A forward
+    /// (`forwardOf`) has no `content`: the original's is copied.
     #[serde(rename_all = "camelCase")]
     CreateMessage {
         #[serde(deserialize_with = "id")]
         room_id: RoomId,
         #[serde(default)]
         message_id: Option<String>,
-        content: String,
+        #[serde(default)]
+        content: Option<String>,
         #[serde(default, rename = "type")]
         kind: Option<String>,
         #[serde(default)]
         reply_id: Option<String>,
+        #[serde(default)]
+        forward_of: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    EditMessage {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+        message_id: String,
+        content: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    DeleteMessage {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+        message_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    React {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+        message_id: String,
+        emoji: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Unreact {
+        #[serde(deserialize_with = "id")]
+        room_id: RoomId,
+        message_id: String,
+        emoji: String,
     },
     /// `state` defaults to `start`; `stop` ends the typing at once.
     #[serde(rename_all = "camelCase")]
@@ -116,9 +147,12 @@ pub enum Action {
         room_id: RoomId,
         seq: Seq,
     },
-    /// `rooms` maps a room id to the last seq the client has.
+    /// `rooms` maps a room id to the last seq the client has; `revs`, to
+    /// the last change rev it has (rooms missing from it get no changes).
     Resume {
         rooms: BTreeMap<String, Seq>,
+        #[serde(default)]
+        revs: BTreeMap<String, Rev>,
     },
     Ping,
 }
@@ -193,8 +227,17 @@ pub fn decode(bytes: &[u8]) -> Result<ClientFrame, DecodeError> {
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum ResumeStatus {
     /// `count` missed messages follow (or already followed) on this socket.
+    /// If the client sent a rev for the room, `changed` `message_changed`
+    /// frames follow them, and `last_rev` is the rev it is now caught up to.
     #[serde(rename_all = "camelCase")]
-    Replayed { count: u64, last_seq: Seq },
+    Replayed {
+        count: u64,
+        last_seq: Seq,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        changed: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_rev: Option<Rev>,
+    },
     /// The gap is larger than the server replays; page history over REST.
     #[serde(rename_all = "camelCase")]
     CannotRecover { last_seq: Seq, limit: u64 },
@@ -210,6 +253,41 @@ pub enum ServerFrame<'a> {
         room: &'a RoomDetails,
     },
     MessageCreated {
+        message: &'a Message,
+    },
+    #[serde(rename_all = "camelCase")]
+    MessageUpdated {
+        room_id: RoomId,
+        message_id: &'a str,
+        seq: Seq,
+        rev: Rev,
+        content: &'a str,
+        edited_at: Timestamp,
+    },
+    #[serde(rename_all = "camelCase")]
+    MessageDeleted {
+        room_id: RoomId,
+        message_id: &'a str,
+        seq: Seq,
+        rev: Rev,
+        deleted_at: Timestamp,
+    },
+    /// `count` people now react with `emoji`; `user_id` just added or
+    /// removed theirs.
+    #[serde(rename_all = "camelCase")]
+    ReactionUpdated {
+        room_id: RoomId,
+        message_id: &'a str,
+        seq: Seq,
+        rev: Rev,
+        user_id: UserId,
+        emoji: &'a str,
+        added: bool,
+        count: u64,
+    },
+    /// The current state of a message that changed while the client was
+    /// away (sent on `resume`).
+    MessageChanged {
         message: &'a Message,
     },
     #[serde(rename_all = "camelCase")]
@@ -362,7 +440,7 @@ mod tests {
                 room_id, content, ..
             } => {
                 assert_eq!(room_id, 456);
-                assert_eq!(content, "How are you?");
+                assert_eq!(content.as_deref(), Some("How are you?"));
             }
             other => panic!("decoded as {other:?}"),
         }

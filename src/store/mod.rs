@@ -12,10 +12,11 @@ pub mod sqlite;
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
-    FileId, HistoryCursor, Message, NewBot, NewFile, NewMessage, NewRoom, NewSession, NewUser,
-    NewWebhook, Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile,
-    Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    AttemptOutcome, Bot, BotPatch, ChangedMessage, Contact, ContactActivity, ConversationEvent,
+    Counts, Delivery, FileId, HistoryCursor, Message, MessageChange, NewBot, NewFile, NewMessage,
+    NewRoom, NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId,
+    RoomPatch, SearchHit, SearchQuery, Seq, Session, StoredFile, Timestamp, User, UserId,
+    UserPatch, WebhookTarget, WebhookWork,
 };
 use list::{ListQuery, Page};
 use std::sync::Arc;
@@ -27,6 +28,15 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this to this object.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A field names something it may not (e.g. a reply to another room).
+    #[error("{reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// A search query the index cannot parse; the reason is about the query.
+    #[error("{0}")]
+    BadQuery(String),
     /// The writer queue is full: back-pressure, not failure.
     #[error("writer queue full")]
     Busy,
@@ -70,6 +80,13 @@ pub enum RoomOp {
         user_id: UserId,
         seq: Seq,
     },
+    /// Edit, delete or react to a stored message of the room.
+    Change {
+        message_id: String,
+        user_id: UserId,
+        change: MessageChange,
+        at: Timestamp,
+    },
 }
 
 /// What happened to one [`RoomOp`], in the order the ops were given.
@@ -81,15 +98,20 @@ pub enum OpOutcome {
     /// nothing new is written and the original is returned.
     Duplicate(Message),
     Done,
+    /// A message changed (or already was as asked: see
+    /// [`ChangedMessage::changed`]).
+    Changed(ChangedMessage),
     Failed(StoreError),
 }
 
 /// The writes of one room that travel to the writer together. The writer
-/// gives inserted messages `next_seq`, `next_seq + 1`, ... in op order.
+/// gives inserted messages `next_seq`, `next_seq + 1`, ... in op order, and
+/// changed messages `next_rev`, `next_rev + 1`, ... the same way.
 #[derive(Debug)]
 pub struct RoomBatch {
     pub room_id: RoomId,
     pub next_seq: Seq,
+    pub next_rev: Rev,
     pub ops: Vec<RoomOp>,
 }
 
@@ -143,6 +165,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Highest committed seq of the room (0 when empty).
     fn last_seq(&self, room: RoomId) -> StoreResult<Seq>;
+    /// Highest committed change rev of the room (0 when nothing changed).
+    fn last_rev(&self, room: RoomId) -> StoreResult<Rev>;
     /// A history page, newest first.
     fn history(&self, room: RoomId, cursor: HistoryCursor, limit: u32)
         -> StoreResult<Vec<Message>>;
@@ -154,8 +178,30 @@ pub trait Store: Send + Sync + 'static {
         cursor: HistoryCursor,
         limit: u32,
     ) -> StoreResult<Option<(Vec<Message>, Seq)>>;
-    /// Messages with seq > after, oldest first, at most `limit`.
-    fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>>;
+    /// Messages with seq > after, oldest first, at most `limit`; reactions
+    /// say `me` for `viewer`.
+    fn messages_after(
+        &self,
+        room: RoomId,
+        after: Seq,
+        limit: u32,
+        viewer: UserId,
+    ) -> StoreResult<Vec<Message>>;
+    /// Messages with seq <= `upto` that changed after rev `after`, in rev
+    /// order, at most `limit` (their current state, tombstones included).
+    fn changed_after(
+        &self,
+        room: RoomId,
+        after: Rev,
+        upto: Seq,
+        limit: u32,
+        viewer: UserId,
+    ) -> StoreResult<Vec<Message>>;
+    /// The message, if `user` is a participant of its room and it is not
+    /// deleted (the source of a forward).
+    fn readable_message(&self, message_id: &str, user: UserId) -> StoreResult<Option<Message>>;
+    /// Ranked hits in rooms `q.user_id` is in, and how many there are.
+    fn search(&self, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>, u64)>;
 
     /// Records an upload whose blob is on disk. The same uploader with the
     /// same bytes gets the existing row and `false`.

@@ -2,9 +2,12 @@
 //! with message tombstones).
 
 use super::list;
+use crate::actors::messages::By;
 use crate::error::{Error, Result};
 use crate::http::context::Ctx;
 use crate::http::response::Reply;
+use crate::model::{Message, MessageChange};
+use crate::service;
 use crate::store::list::{fields, Value};
 
 /// GET /api/admin/messages?page&limit&sort&direction&roomId&seq&senderId&type&createdAfter&createdBefore
@@ -38,15 +41,35 @@ async fn page(ctx: Ctx, req: list::ListRequest) -> Result<Reply> {
 /// GET /api/admin/messages/{messageId}
 pub async fn get(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
+    Ok(Reply::ok(&named_message(&ctx).await?))
+}
+
+/// DELETE /api/admin/messages/{messageId} — deletes it for everyone, as a
+/// room moderator would: a tombstone keeps its seq, members get
+/// `message_deleted`. Answers the tombstone.
+pub async fn delete(ctx: Ctx) -> Result<Reply> {
+    ctx.admin()?;
+    let message = named_message(&ctx).await?;
+    let changed = service::change_message(
+        &ctx.app,
+        message.room_id,
+        By::Admin,
+        message.message_id,
+        MessageChange::Delete { moderator: true },
+    )
+    .await?;
+    Ok(Reply::ok(&changed.message))
+}
+
+/// The message named by the path's `messageId`, or 404.
+async fn named_message(ctx: &Ctx) -> Result<Message> {
     let id = ctx
         .param("messageId")
         .ok_or_else(|| Error::not_found("message"))?
         .to_owned();
-    let message = ctx
-        .app
+    ctx.app
         .store
         .run(move |s| s.message(&id))
         .await?
-        .ok_or_else(|| Error::not_found("message"))?;
-    Ok(Reply::ok(&message))
+        .ok_or_else(|| Error::not_found("message"))
 }

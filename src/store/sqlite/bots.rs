@@ -241,7 +241,7 @@ pub fn work(conn: &Connection, t: WebhookTarget, limit: u32) -> StoreResult<Opti
         }
     };
     let messages = loop {
-        let page = messages::after(conn, t.room_id, cursor, limit)?;
+        let page = messages::after(conn, t.room_id, cursor, limit, t.bot_id)?;
         let Some(last) = page.last().map(|m| m.seq) else {
             break page;
         };

@@ -1,19 +1,21 @@
 //! The `messages` table. Seqs are gap-free, so a page by number is a seq
 //! range, never an OFFSET scan.
 
-use super::is_foreign_key_violation;
+use super::{is_foreign_key_violation, reactions};
 use crate::model::{
-    HistoryCursor, Message, MessageKind, MessageStatus, NewMessage, RoomId, Seq, Timestamp,
+    HistoryCursor, Message, MessageKind, MessageStatus, NewMessage, Rev, RoomId, Seq, Timestamp,
+    UserId,
 };
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-pub(super) const COLUMNS: &str =
-    "room_id, seq, message_id, sender_id, kind, content, reply_id, created_at";
+/// The columns [`from_row`] reads, in its order.
+pub(super) const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, \
+     created_at, forward_of, edited_at, deleted_at, rev";
 
 /// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
 /// table. The model only ever holds validated or generated UUIDs.
-fn id_bytes(id: &str) -> StoreResult<[u8; 16]> {
+pub(super) fn id_bytes(id: &str) -> StoreResult<[u8; 16]> {
     uuid::Uuid::parse_str(id)
         .map(|u| *u.as_bytes())
         .map_err(|_| StoreError::Internal(format!("not a UUID: {id}")))
@@ -36,8 +38,10 @@ fn id_text(r: &Row, column: usize) -> rusqlite::Result<Option<String>> {
         .transpose()
 }
 
+/// A message from the [`COLUMNS`] of a row; reactions are attached apart.
 pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
     let kind: String = r.get(4)?;
+    let deleted_at: Option<i64> = r.get(10)?;
     Ok(Message {
         room_id: r.get(0)?,
         seq: r.get(1)?,
@@ -48,6 +52,12 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
         content: r.get(5)?,
         reply_id: id_text(r, 6)?,
         created_at: Timestamp(r.get(7)?),
+        forward_of: id_text(r, 8)?,
+        edited_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+        deleted: deleted_at.is_some(),
+        deleted_at: deleted_at.map(Timestamp),
+        rev: r.get(11)?,
+        reactions: Vec::new(),
         status: MessageStatus::Success,
     })
 }
@@ -58,11 +68,21 @@ pub fn last_seq(conn: &Connection, room: RoomId) -> StoreResult<Seq> {
         .query_row([room], |r| r.get(0))?)
 }
 
+pub fn last_rev(conn: &Connection, room: RoomId) -> StoreResult<Rev> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(rev), 0) FROM messages WHERE room_id = ?1 AND rev > 0",
+        )?
+        .query_row([room], |r| r.get(0))?)
+}
+
+/// A page of history with its reactions (`me` for `viewer`).
 pub fn history(
     conn: &Connection,
     room: RoomId,
     cursor: HistoryCursor,
     limit: u32,
+    viewer: Option<UserId>,
 ) -> StoreResult<Vec<Message>> {
     let limit = u64::from(limit);
     // Every cursor becomes a seq window (low, high]; the newest `limit` rows
@@ -90,15 +110,48 @@ pub fn history(
     if oldest_first {
         rows.reverse();
     }
+    reactions::attach_range(conn, room, &mut rows, viewer)?;
     Ok(rows)
 }
 
-pub fn after(conn: &Connection, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
+pub fn after(
+    conn: &Connection,
+    room: RoomId,
+    after: Seq,
+    limit: u32,
+    viewer: UserId,
+) -> StoreResult<Vec<Message>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![room, after, limit], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut rows: Vec<Message> = stmt
+        .query_map(params![room, after, limit], from_row)?
+        .collect::<Result<_, _>>()?;
+    reactions::attach_range(conn, room, &mut rows, Some(viewer))?;
+    Ok(rows)
+}
+
+/// Messages with seq <= `upto` whose rev is above `after`, in rev order.
+pub fn changed_after(
+    conn: &Connection,
+    room: RoomId,
+    after: Rev,
+    upto: Seq,
+    limit: u32,
+    viewer: UserId,
+) -> StoreResult<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE room_id = ?1 AND rev > ?2 AND seq <= ?3
+         ORDER BY rev LIMIT ?4"
+    ))?;
+    let mut rows: Vec<Message> = stmt
+        .query_map(params![room, after, upto, limit], from_row)?
+        .collect::<Result<_, _>>()?;
+    for m in &mut rows {
+        m.reactions = reactions::of_message(conn, room, m.seq, Some(viewer))?;
+    }
+    Ok(rows)
 }
 
 pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<Message>> {
@@ -115,11 +168,22 @@ pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<
 /// lookup on the hot path).
 pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> StoreResult<bool> {
     let reply_id = m.reply_id.as_deref().map(id_bytes).transpose()?;
+    if let Some(reply_id) = reply_id {
+        // Checked here, in the writer's transaction, so a reply to a
+        // message committed just before it (even in the same batch) works.
+        if !exists_in_room(conn, room, &reply_id)? {
+            return Err(StoreError::Invalid {
+                field: "replyId",
+                reason: "replyId must name a message in the same room".into(),
+            });
+        }
+    }
+    let forward_of = m.forward_of.as_deref().map(id_bytes).transpose()?;
     let result = conn
         .prepare_cached(
             "INSERT INTO messages
-             (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at, forward_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (message_id) DO NOTHING",
         )?
         .execute(params![
@@ -130,7 +194,8 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
             m.kind.as_str(),
             m.content,
             reply_id,
-            m.created_at.millis()
+            m.created_at.millis(),
+            forward_of
         ]);
     match result {
         Ok(n) => Ok(n == 1),
@@ -146,4 +211,67 @@ pub fn insert(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> Stor
     } else {
         Err(StoreError::Conflict("messageId is already used".into()))
     }
+}
+
+fn exists_in_room(conn: &Connection, room: RoomId, message_id: &[u8; 16]) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND room_id = ?2")?
+        .query_row(params![message_id, room], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The message if `user` is a participant of its room and it is not deleted.
+pub fn readable(conn: &Connection, message_id: &str, user: UserId) -> StoreResult<Option<Message>> {
+    let Ok(id) = id_bytes(message_id) else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages m
+             WHERE m.message_id = ?1 AND m.deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM participants p
+                           WHERE p.room_id = m.room_id AND p.user_id = ?2)"
+        ))?
+        .query_row(params![id, user], from_row)
+        .optional()?)
+}
+
+/// Sets new content and the edit time, under a new rev.
+pub fn set_content(
+    conn: &Connection,
+    room: RoomId,
+    seq: Seq,
+    content: &str,
+    at: Timestamp,
+    rev: Rev,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET content = ?3, edited_at = ?4, rev = ?5
+         WHERE room_id = ?1 AND seq = ?2",
+    )?
+    .execute(params![room, seq, content, at.millis(), rev])?;
+    Ok(())
+}
+
+/// Turns the message into a tombstone: no body, no reactions, same seq.
+pub fn tombstone(
+    conn: &Connection,
+    room: RoomId,
+    seq: Seq,
+    at: Timestamp,
+    rev: Rev,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET content = '', deleted_at = ?3, rev = ?4
+         WHERE room_id = ?1 AND seq = ?2",
+    )?
+    .execute(params![room, seq, at.millis(), rev])?;
+    reactions::clear(conn, room, seq)
+}
+
+pub fn set_rev(conn: &Connection, room: RoomId, seq: Seq, rev: Rev) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE messages SET rev = ?3 WHERE room_id = ?1 AND seq = ?2")?
+        .execute(params![room, seq, rev])?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod bots;
+mod changes;
 mod contacts;
 mod files;
 mod list;
@@ -11,7 +12,9 @@ mod messages;
 mod outbox;
 mod phone;
 mod presence;
+mod reactions;
 mod rooms;
+mod search;
 mod sessions;
 mod stats;
 mod users;
@@ -24,8 +27,8 @@ use crate::model::receipts::MyRoom;
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
     FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewSession, NewUser, NewWebhook,
-    Participant, Role, Room, RoomDetails, RoomId, RoomPatch, Seq, Session, StoredFile, Timestamp,
-    User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, SearchHit, SearchQuery, Seq,
+    Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -64,6 +67,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../data/migrations/0001_init.sql")),
     (2, include_str!("../../../data/migrations/0002_phone.sql")),
     (3, include_str!("../../../data/migrations/0003_bots.sql")),
+    (
+        4,
+        include_str!("../../../data/migrations/0004_messages.sql"),
+    ),
     (5, include_str!("../../../data/migrations/0005_admin.sql")),
     (6, include_str!("../../../data/migrations/0006_files.sql")),
     (
@@ -191,6 +198,13 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         setup_connection(&conn, durability, ConnRole::Writer)?;
         migrate(&mut conn)?;
+        let indexed = search::recover(&mut conn)?;
+        if indexed > 0 {
+            tracing::info!(
+                messages = indexed,
+                "indexed messages left unindexed by the last run"
+            );
+        }
 
         let manager = SqliteConnectionManager::file(&path)
             .with_init(move |c| setup_connection(c, durability, ConnRole::Reader));
@@ -287,13 +301,16 @@ impl Store for SqliteStore {
     fn last_seq(&self, room: RoomId) -> StoreResult<Seq> {
         messages::last_seq(&*self.conn()?, room)
     }
+    fn last_rev(&self, room: RoomId) -> StoreResult<Rev> {
+        messages::last_rev(&*self.conn()?, room)
+    }
     fn history(
         &self,
         room: RoomId,
         cursor: HistoryCursor,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        messages::history(&*self.conn()?, room, cursor, limit)
+        messages::history(&*self.conn()?, room, cursor, limit, None)
     }
     fn member_history(
         &self,
@@ -309,12 +326,40 @@ impl Store for SqliteStore {
         if rooms::member_role(&conn, room, user)?.is_none() {
             return Ok(None);
         }
-        let page = messages::history(&conn, room, cursor, limit)?;
+        let page = messages::history(&conn, room, cursor, limit, Some(user))?;
         let last = messages::last_seq(&conn, room)?;
         Ok(Some((page, last)))
     }
-    fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<Message>> {
-        messages::after(&*self.conn()?, room, after, limit)
+    fn messages_after(
+        &self,
+        room: RoomId,
+        after: Seq,
+        limit: u32,
+        viewer: UserId,
+    ) -> StoreResult<Vec<Message>> {
+        messages::after(&*self.conn()?, room, after, limit, viewer)
+    }
+    fn changed_after(
+        &self,
+        room: RoomId,
+        after: Rev,
+        upto: Seq,
+        limit: u32,
+        viewer: UserId,
+    ) -> StoreResult<Vec<Message>> {
+        messages::changed_after(&*self.conn()?, room, after, upto, limit, viewer)
+    }
+    fn readable_message(&self, message_id: &str, user: UserId) -> StoreResult<Option<Message>> {
+        messages::readable(&*self.conn()?, message_id, user)
+    }
+    fn search(&self, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>, u64)> {
+        // Read your writes: everything acked before the search is found.
+        // A writer too busy to answer leaves the search a moment behind.
+        match self.writer.sync_index() {
+            Ok(()) | Err(StoreError::Busy) => {}
+            Err(e) => return Err(e),
+        }
+        search::search(&*self.conn()?, q)
     }
 
     fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)> {
@@ -596,5 +641,117 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, 3);
+    }
+
+    use crate::model::{MessageChange, MessageKind, NewMessage, RoomKind, SearchQuery};
+    use crate::store::{OpOutcome, RoomBatch, RoomOp};
+
+    fn post(user: UserId, id: &str, content: &str) -> RoomOp {
+        RoomOp::Post(NewMessage {
+            message_id: id.to_owned(),
+            sender_id: Some(user),
+            kind: MessageKind::Text,
+            content: content.to_owned(),
+            reply_id: None,
+            forward_of: None,
+            created_at: Timestamp::now(),
+        })
+    }
+
+    fn change(user: UserId, id: &str, change: MessageChange) -> RoomOp {
+        RoomOp::Change {
+            message_id: id.to_owned(),
+            user_id: user,
+            change,
+            at: Timestamp::now(),
+        }
+    }
+
+    /// Messages changed in the commit that stored them are indexed by the
+    /// triggers alone, and a restart's recovery leaves them be.
+    #[test]
+    fn changes_in_the_storing_commit_keep_the_index_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default());
+        let store = open().unwrap();
+        let user = store
+            .create_user(&NewUser {
+                login: "alice".into(),
+                password_hash: "-".into(),
+                name: "Alice".into(),
+                avatar: None,
+            })
+            .unwrap()
+            .id;
+        let room = NewRoom {
+            kind: RoomKind::Group,
+            name: Some("r".into()),
+            public: false,
+            creator_id: user,
+            participants: Vec::new(),
+        };
+        let room = store.create_room(&room).unwrap().0.room.id;
+        let (a, b, c) = (
+            "0190a1b2-0000-7000-8000-00000000000a",
+            "0190a1b2-0000-7000-8000-00000000000b",
+            "0190a1b2-0000-7000-8000-00000000000c",
+        );
+        let edit = MessageChange::Edit {
+            content: "fresh walrus".into(),
+        };
+        let react = MessageChange::React {
+            emoji: "x".into(),
+            add: true,
+        };
+        let ops = vec![
+            post(user, a, "stale walrus"),
+            change(user, a, edit),
+            post(user, b, "doomed walrus"),
+            change(user, b, MessageChange::Delete { moderator: false }),
+            post(user, c, "liked walrus"),
+            change(user, c, react),
+        ];
+        let batch = RoomBatch {
+            room_id: room,
+            next_seq: 1,
+            next_rev: 1,
+            ops,
+        };
+        let outcomes = store
+            .submit(batch)
+            .unwrap()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        assert!(outcomes.iter().all(|o| !matches!(o, OpOutcome::Failed(_))));
+        let found = |store: &SqliteStore, q: &str| -> Vec<String> {
+            let q = SearchQuery {
+                user_id: user,
+                q: q.into(),
+                room_id: None,
+                limit: 10,
+                offset: 0,
+            };
+            let (hits, _) = store.search(&q).unwrap();
+            let mut found: Vec<_> = hits.into_iter().map(|h| h.message.content).collect();
+            found.sort();
+            found
+        };
+        assert_eq!(found(&store, "walrus"), ["fresh walrus", "liked walrus"]);
+        store.flush_and_stop();
+        drop(store);
+
+        // A crash with the queue lost: the marks never moved and the one
+        // queued message is not indexed. Recovery indexes it, and only it.
+        let db = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        db.execute_batch(
+            "DELETE FROM search_indexed;
+             DELETE FROM messages_fts WHERE content = 'liked walrus';",
+        )
+        .unwrap();
+        drop(db);
+        let store = open().unwrap();
+        assert_eq!(found(&store, "walrus"), ["fresh walrus", "liked walrus"]);
+        store.flush_and_stop();
     }
 }

@@ -2,11 +2,18 @@
 //! waiting in its queue (up to a bound), writes them all in ONE transaction,
 //! commits, and only then answers each batch — so an ack always means
 //! "durable", and a burst of messages costs one fsync instead of one each.
+//!
+//! New messages reach the search index later, in bulk: the writer queues
+//! them and indexes the queue in a transaction of its own when it has
+//! nothing else to do, when the queue is long, before a change to any
+//! message, and when a search asks (see migration 0004 for why).
 
-use super::{messages, rooms};
-use crate::model::Seq;
+use super::search::{self, Unindexed};
+use super::{changes, messages, rooms};
+use crate::model::{MessageKind, Rev, RoomId, Seq};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreError, StoreResult};
 use rusqlite::{Connection, TransactionBehavior};
+use std::collections::HashSet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -34,10 +41,57 @@ impl Default for WriterConfig {
     }
 }
 
+/// Index the queue once it holds this many messages, even while busy...
+const INDEX_QUEUE_MESSAGES: usize = 4096;
+/// ...or this many bytes of text, which bounds its memory.
+const INDEX_QUEUE_BYTES: usize = 4 << 20;
+
 enum Job {
     Batch(RoomBatch, oneshot::Sender<BatchResult>),
+    /// Index everything committed ahead of this, then say so.
+    SyncIndex(std::sync::mpsc::Sender<()>),
     /// Finish what is queued ahead of this, then exit and say so.
     Stop(std::sync::mpsc::Sender<()>),
+}
+
+/// Committed messages waiting for the search index, oldest first.
+#[derive(Default)]
+struct IndexQueue {
+    rows: Vec<Unindexed>,
+    bytes: usize,
+}
+
+impl IndexQueue {
+    fn push(&mut self, row: Unindexed) {
+        self.bytes += row.content.as_ref().map_or(0, String::len);
+        self.rows.push(row);
+    }
+
+    fn is_long(&self) -> bool {
+        self.rows.len() >= INDEX_QUEUE_MESSAGES || self.bytes >= INDEX_QUEUE_BYTES
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.bytes = 0;
+    }
+
+    /// Indexes the queue in a transaction of its own. On failure the rows
+    /// are dropped here; the next start indexes them (`search::recover`).
+    fn flush(&mut self, conn: &mut Connection) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let result = (|| -> StoreResult<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            search::index(&tx, &self.rows)?;
+            Ok(tx.commit()?)
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, messages = self.rows.len(), "search indexing failed");
+        }
+        self.clear();
+    }
 }
 
 pub struct Writer {
@@ -67,6 +121,16 @@ impl Writer {
         }
     }
 
+    /// Blocks until every message committed so far is in the search index.
+    pub fn sync_index(&self) -> StoreResult<()> {
+        let (ack, done) = std::sync::mpsc::channel();
+        match self.tx.try_send(Job::SyncIndex(ack)) {
+            Ok(()) => done.recv().map_err(|_| StoreError::Closed),
+            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
     pub fn flush_and_stop(&self) {
         let (ack, done) = std::sync::mpsc::channel();
         if self.tx.send(Job::Stop(ack)).is_ok() {
@@ -81,9 +145,19 @@ impl Writer {
 
 fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
     let mut stop_ack = None;
+    let mut unindexed = IndexQueue::default();
     while stop_ack.is_none() {
-        let Ok(first) = rx.recv() else { break };
+        // Out of work: index now, while nobody waits for a commit.
+        let first = match rx.try_recv() {
+            Ok(job) => job,
+            Err(_) => {
+                unindexed.flush(&mut conn);
+                let Ok(job) = rx.recv() else { break };
+                job
+            }
+        };
         let mut group = Vec::new();
+        let mut index_waiters = Vec::new();
         let mut ops = 0;
         let mut next = Some(first);
         while let Some(job) = next.take() {
@@ -92,6 +166,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
                     ops += batch.ops.len();
                     group.push((batch, reply));
                 }
+                Job::SyncIndex(ack) => index_waiters.push(ack),
                 Job::Stop(ack) => {
                     stop_ack = Some(ack);
                     break;
@@ -102,20 +177,40 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
             }
         }
         if !group.is_empty() {
-            commit_group(&mut conn, group);
+            commit_group(&mut conn, group, &mut unindexed);
+        }
+        if unindexed.is_long() || !index_waiters.is_empty() || stop_ack.is_some() {
+            unindexed.flush(&mut conn);
+        }
+        for ack in index_waiters {
+            let _ = ack.send(());
         }
     }
+    unindexed.flush(&mut conn);
     tracing::debug!("writer stopped");
     if let Some(ack) = stop_ack {
         let _ = ack.send(());
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<BatchResult>)>) {
+fn commit_group(
+    conn: &mut Connection,
+    group: Vec<(RoomBatch, oneshot::Sender<BatchResult>)>,
+    unindexed: &mut IndexQueue,
+) {
     let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
     let count = batches.len();
+    // A change is applied to an indexed message only, so the index
+    // triggers see the row they update.
+    let changes_messages = batches
+        .iter()
+        .any(|b| b.ops.iter().any(|op| matches!(op, RoomOp::Change { .. })));
+    let index_first = changes_messages && !unindexed.rows.is_empty();
     let outcome = (|| -> StoreResult<Vec<Vec<OpOutcome>>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if index_first {
+            search::index(&tx, &unindexed.rows)?;
+        }
         let results = batches
             .into_iter()
             .map(|batch| apply_batch(&tx, batch))
@@ -125,7 +220,33 @@ fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<Ba
     })();
     match outcome {
         Ok(results) => {
+            if index_first {
+                unindexed.clear();
+            }
+            // A message edited or deleted in the same commit that stored it
+            // is already right in the index: the triggers did it.
+            let handled: HashSet<(RoomId, Seq)> = results
+                .iter()
+                .flatten()
+                .filter_map(|o| match o {
+                    OpOutcome::Changed(c) if c.message.edited_at.is_some() || c.message.deleted => {
+                        Some((c.message.room_id, c.message.seq))
+                    }
+                    _ => None,
+                })
+                .collect();
             for (reply, result) in replies.into_iter().zip(results) {
+                for outcome in &result {
+                    if let OpOutcome::Inserted(m) = outcome {
+                        let searchable =
+                            m.kind != MessageKind::System && !handled.contains(&(m.room_id, m.seq));
+                        unindexed.push(Unindexed {
+                            room: m.room_id,
+                            seq: m.seq,
+                            content: searchable.then(|| m.content.clone()),
+                        });
+                    }
+                }
                 let _ = reply.send(Ok(result));
             }
         }
@@ -144,6 +265,7 @@ fn commit_group(conn: &mut Connection, group: Vec<(RoomBatch, oneshot::Sender<Ba
 fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome>> {
     let room = batch.room_id;
     let mut seq: Seq = batch.next_seq;
+    let mut rev: Rev = batch.next_rev;
     let mut outcomes = Vec::with_capacity(batch.ops.len());
     for op in batch.ops {
         let step = match op {
@@ -176,6 +298,13 @@ fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome
             RoomOp::MarkRead { user_id, seq: read } => {
                 rooms::mark_read(conn, room, user_id, read).map(|()| OpOutcome::Done)
             }
+            RoomOp::Change {
+                message_id,
+                user_id,
+                change,
+                at,
+            } => changes::apply(conn, room, rev, user_id, &message_id, change, at)
+                .map(OpOutcome::Changed),
         };
         let outcome = match step {
             Ok(outcome) => outcome,
@@ -183,8 +312,10 @@ fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome
             Err(StoreError::Internal(e)) => return Err(StoreError::Internal(e)),
             Err(e) => OpOutcome::Failed(e),
         };
-        if matches!(outcome, OpOutcome::Inserted(_)) {
-            seq += 1;
+        match &outcome {
+            OpOutcome::Inserted(_) => seq += 1,
+            OpOutcome::Changed(c) if c.changed => rev += 1,
+            _ => {}
         }
         outcomes.push(outcome);
     }
