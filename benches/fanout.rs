@@ -157,6 +157,7 @@ impl Room {
             ),
             reply_id: None,
             forward_of: None,
+            file_id: None,
             created_at: Timestamp::now(),
         };
         let start = Instant::now();
@@ -225,6 +226,7 @@ fn announcement() -> Announce {
             .to_owned(),
         reply_id: None,
         forward_of: None,
+        file_id: None,
         created_at: Timestamp::now(),
     }
     .into_message(1, 1);

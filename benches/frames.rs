@@ -39,6 +39,7 @@ fn create_message_bincode() -> Vec<u8> {
             kind: Some("text".to_owned()),
             reply_id: None,
             forward_of: None,
+            file_id: None,
         },
     })
 }
@@ -54,6 +55,7 @@ fn message() -> Message {
         content: CONTENT.to_owned(),
         reply_id: Some("0190a1b1-ffff-7000-8000-000000000001".to_owned()),
         forward_of: None,
+        file_id: None,
         created_at: Timestamp(1_718_541_370_123),
         edited_at: None,
         deleted: false,

@@ -53,6 +53,7 @@ fn new_message(sender: UserId, i: u64) -> NewMessage {
         ),
         reply_id: None,
         forward_of: None,
+        file_id: None,
         created_at: Timestamp::now(),
     }
 }

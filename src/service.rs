@@ -10,9 +10,9 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker, FieldError};
 use crate::model::{
-    ChangedMessage, Message, MessageChange, MessageKind, NewMessage, NewRoom, NewUser, Role,
-    RoomDetails, RoomId, RoomKind, SearchHit, SearchQuery, Session, Timestamp, User, UserId,
-    UserPatch,
+    ChangedMessage, FileId, Message, MessageChange, MessageKind, NewMessage, NewRoom, NewUser,
+    Role, RoomDetails, RoomId, RoomKind, SearchHit, SearchQuery, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch,
 };
 use crate::protocol::ServerFrame;
 
@@ -113,6 +113,8 @@ pub struct MessageRequest {
     pub reply_id: Option<String>,
     /// The messageId to forward: its content and type are copied.
     pub forward_of: Option<String>,
+    /// An uploaded file the sender may read; the message carries it.
+    pub file_id: Option<FileId>,
 }
 
 /// [`new_message`], after looking up the message a forward copies. Only a
@@ -140,19 +142,47 @@ pub async fn message_from_request(
             })?)
         }
     };
-    new_message(sender, req, original)
+    let file = match req.file_id {
+        None => None,
+        Some(id) => Some(
+            app.store
+                .run(move |s| s.file_readable_by(id, sender))
+                .await?
+                .ok_or_else(|| {
+                    Error::validation(
+                        "fileId",
+                        "unknown",
+                        "fileId must name a file you uploaded or that was posted in one of your rooms",
+                    )
+                })?,
+        ),
+    };
+    new_message(sender, req, original, file.as_ref())
 }
+
+/// Kinds of message that carry a file.
+const FILE_KINDS: [MessageKind; 5] = [
+    MessageKind::Image,
+    MessageKind::File,
+    MessageKind::Audio,
+    MessageKind::Video,
+    MessageKind::Voice,
+];
 
 /// Checks a message and stamps it with the server's time; the sender is
 /// the authenticated user, whatever the client claimed. `original` is the
-/// message `req.forward_of` names, already looked up.
+/// message `req.forward_of` names, and `file` the upload `req.file_id`
+/// names, both already looked up (and readable by the sender).
 pub fn new_message(
     sender: UserId,
     req: MessageRequest,
     original: Option<Message>,
+    file: Option<&StoredFile>,
 ) -> Result<NewMessage> {
     let mut c = Checker::default();
     let content = match &original {
+        // An attachment's caption is optional; its file name stands in.
+        None if req.content.is_none() && file.is_some() => file.map(|f| f.name.clone()),
         None => c
             .text(
                 "content",
@@ -160,11 +190,11 @@ pub fn new_message(
                 validate::MAX_CONTENT_CHARS,
             )
             .map(str::to_owned),
-        Some(_) if req.content.is_some() || req.kind.is_some() => {
+        Some(_) if req.content.is_some() || req.kind.is_some() || req.file_id.is_some() => {
             c.push(FieldError::new(
                 "content",
                 "forward",
-                "a forward copies the original's content and type; send neither",
+                "a forward copies the original's content, type and file; send none of them",
             ));
             None
         }
@@ -179,6 +209,8 @@ pub fn new_message(
         Some(m) => Some(m.content.clone()),
     };
     let kind = match req.kind.as_deref() {
+        None if file.is_some_and(StoredFile::is_image) => MessageKind::Image,
+        None if file.is_some() => MessageKind::File,
         None => original.as_ref().map_or(MessageKind::Text, |m| m.kind),
         Some(k) => match MessageKind::parse(k) {
             Some(kind) if kind != MessageKind::System => kind,
@@ -192,6 +224,21 @@ pub fn new_message(
             }
         },
     };
+    if let Some(file) = file {
+        if !FILE_KINDS.contains(&kind) {
+            c.push(FieldError::new(
+                "type",
+                "file",
+                "a message with a fileId has type image, file, audio, video or voice",
+            ));
+        } else if kind == MessageKind::Image && !file.is_image() {
+            c.push(FieldError::new(
+                "fileId",
+                "not_image",
+                "an image message needs a file that is an image",
+            ));
+        }
+    }
     let message_id = validate::message_id(&mut c, req.message_id.as_deref());
     let reply_id = match req.reply_id.as_deref() {
         None => None,
@@ -215,6 +262,7 @@ pub fn new_message(
         // `c.finish()` above guarantees content was present and valid.
         content: content.unwrap_or_default(),
         reply_id,
+        file_id: original.as_ref().map_or(file.map(|f| f.id), |m| m.file_id),
         forward_of: original.map(|m| m.message_id),
         created_at: Timestamp::now(),
     })

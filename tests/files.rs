@@ -323,3 +323,80 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_file_posted_in_a_room_is_readable_by_its_members_only() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let carol = api.user("carol").await;
+    let room = api.room(&alice, &[&bob]).await;
+    let resp = upload(&api, &alice, png(40, 20), "cat.png", "image/png").await;
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let file_id = body["data"]["id"].as_i64().unwrap();
+    let path = format!("/api/files/{file_id}");
+
+    // Not posted yet: only Alice can read it, and nobody else may post it.
+    assert_eq!(fetch(&api, &bob, &path).await.status(), 404);
+    let (status, body) = api
+        .post(
+            &format!("/api/rooms/{}/messages", api.room(&carol, &[&bob]).await),
+            &carol.token,
+            serde_json::json!({"fileId": file_id}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["name"], "fileId");
+
+    // Posted without a caption or type: an image message named after the file.
+    let (status, body) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &alice.token,
+            serde_json::json!({"fileId": file_id}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["type"], "image");
+    assert_eq!(body["data"]["fileId"], file_id);
+    assert_eq!(body["data"]["content"], "cat.png");
+    let message_id = body["data"]["messageId"].as_str().unwrap().to_owned();
+    let history = api.history(&bob, room).await;
+    assert_eq!(history[0]["fileId"], file_id);
+
+    assert_eq!(
+        image_size(fetch(&api, &bob, &format!("{path}?w=20")).await).await,
+        (20, 10)
+    );
+    assert_eq!(
+        fetch(&api, &carol, &path).await.status(),
+        404,
+        "not in the room"
+    );
+
+    // A text file cannot pass for an image.
+    let resp = upload(&api, &alice, b"notes".to_vec(), "notes.txt", "text/plain").await;
+    let text: serde_json::Value = resp.json().await.unwrap();
+    let (status, _) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &alice.token,
+            serde_json::json!({"fileId": text["data"]["id"], "type": "image", "content": "x"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    // Deleted for everyone: the file is the uploader's alone again.
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/rooms/{room}/messages/{message_id}"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(fetch(&api, &bob, &path).await.status(), 404);
+    assert_eq!(fetch(&api, &alice, &path).await.status(), 200);
+}

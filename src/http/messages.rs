@@ -7,7 +7,7 @@ use super::response::Reply;
 use super::users::limit;
 use crate::actors::messages::By;
 use crate::error::{Error, Result};
-use crate::model::{HistoryCursor, MessageChange, RoomId, SearchQuery, Seq, UserId};
+use crate::model::{FileId, HistoryCursor, MessageChange, RoomId, SearchQuery, Seq, UserId};
 use crate::service::{self, MessageRequest};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ pub(super) struct CreateMessage {
     kind: Option<String>,
     reply_id: Option<String>,
     forward_of: Option<String>,
+    file_id: Option<FileId>,
 }
 
 impl CreateMessage {
@@ -34,6 +35,7 @@ impl CreateMessage {
             kind: self.kind,
             reply_id: self.reply_id,
             forward_of: self.forward_of,
+            file_id: self.file_id,
         };
         let message = service::message_from_request(&ctx.app, sender, req).await?;
         let posted = service::post_message(&ctx.app, room, message).await?;

@@ -225,6 +225,8 @@ pub struct Message {
     pub reply_id: Option<String>,
     /// The messageId this one is a forwarded copy of.
     pub forward_of: Option<String>,
+    /// The uploaded file this message carries (images, files, audio...).
+    pub file_id: Option<FileId>,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     /// A tombstone: the body is gone, the seq stays so history has no gap.
@@ -267,6 +269,7 @@ pub struct NewMessage {
     pub content: String,
     pub reply_id: Option<String>,
     pub forward_of: Option<String>,
+    pub file_id: Option<FileId>,
     pub created_at: Timestamp,
 }
 
@@ -279,6 +282,7 @@ impl NewMessage {
             content,
             reply_id: None,
             forward_of: None,
+            file_id: None,
             created_at: Timestamp::now(),
         }
     }
@@ -293,6 +297,7 @@ impl NewMessage {
             content: self.content,
             reply_id: self.reply_id,
             forward_of: self.forward_of,
+            file_id: self.file_id,
             created_at: self.created_at,
             edited_at: None,
             deleted: false,

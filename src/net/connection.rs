@@ -495,6 +495,7 @@ impl Reader {
                 kind,
                 reply_id,
                 forward_of,
+                file_id,
             } => {
                 let req = MessageRequest {
                     message_id,
@@ -502,6 +503,7 @@ impl Reader {
                     kind,
                     reply_id,
                     forward_of,
+                    file_id,
                 };
                 self.create_message(room_id, req, rid.clone()).await
             }

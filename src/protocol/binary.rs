@@ -10,7 +10,9 @@ use super::{
     AckBody, Action, ClientFrame, DecodeError, PresenceStatus, ResumeStatus, ServerFrame,
     TypingState, MAX_FRAME_BYTES,
 };
-use crate::model::{Message, Participant, Rev, Room, RoomDetails, RoomId, Seq, Timestamp, UserId};
+use crate::model::{
+    FileId, Message, Participant, Rev, Room, RoomDetails, RoomId, Seq, Timestamp, UserId,
+};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,6 +44,7 @@ pub enum ActionBin {
         kind: Option<String>,
         reply_id: Option<String>,
         forward_of: Option<String>,
+        file_id: Option<FileId>,
     },
     EditMessage {
         room_id: RoomId,
@@ -93,6 +96,7 @@ impl From<ActionBin> for Action {
                 kind,
                 reply_id,
                 forward_of,
+                file_id,
             } => Action::CreateMessage {
                 room_id,
                 message_id,
@@ -100,6 +104,7 @@ impl From<ActionBin> for Action {
                 kind,
                 reply_id,
                 forward_of,
+                file_id,
             },
             ActionBin::EditMessage {
                 room_id,
@@ -501,6 +506,7 @@ mod tests {
                 kind: None,
                 reply_id: None,
                 forward_of: None,
+                file_id: None,
             },
         };
         let decoded = decode(&encode_client(&frame)).unwrap();
@@ -530,6 +536,7 @@ mod tests {
             content: "hello".into(),
             reply_id: None,
             forward_of: None,
+            file_id: None,
             created_at: Timestamp(1_718_541_296_789),
         }
         .into_message(1, 2);

@@ -7,7 +7,7 @@
 pub mod binary;
 
 use crate::error::Error;
-use crate::model::{Message, Rev, RoomDetails, RoomId, Seq, Timestamp, UserId};
+use crate::model::{FileId, Message, Rev, RoomDetails, RoomId, Seq, Timestamp, UserId};
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -105,6 +105,8 @@ pub enum Action {
         reply_id: Option<String>,
         #[serde(default)]
         forward_of: Option<String>,
+        #[serde(default, deserialize_with = "optional_id")]
+        file_id: Option<FileId>,
     },
     #[serde(rename_all = "camelCase")]
     EditMessage {
@@ -172,6 +174,13 @@ fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
             .parse()
             .map_err(|_| serde::de::Error::custom(format!("'{s}' is not an id (an integer)"))),
     }
+}
+
+/// An optional id, in either form [`id`] accepts.
+fn optional_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "id")] i64);
+    Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
 }
 
 fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {

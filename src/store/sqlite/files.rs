@@ -64,7 +64,8 @@ pub fn create(conn: &Connection, new: &NewFile) -> StoreResult<(StoredFile, bool
     Ok((existing, false))
 }
 
-/// The file, if `reader` may read it: they uploaded it.
+/// The file, if `reader` may read it: they uploaded it, or a message
+/// (not deleted) in a room they are in carries it.
 pub fn readable_by(
     conn: &Connection,
     id: FileId,
@@ -72,7 +73,12 @@ pub fn readable_by(
 ) -> StoreResult<Option<StoredFile>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM files WHERE id = ?1 AND uploader_id = ?2"
+            "SELECT {COLUMNS} FROM files f
+              WHERE f.id = ?1
+                AND (f.uploader_id = ?2 OR EXISTS (
+                     SELECT 1 FROM messages m
+                       JOIN participants p ON p.room_id = m.room_id AND p.user_id = ?2
+                      WHERE m.file_id = f.id AND m.deleted_at IS NULL))"
         ))?
         .query_row(params![id, reader], from_row)
         .optional()?)

@@ -11,7 +11,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, \
-     created_at, forward_of, edited_at, deleted_at, rev";
+     created_at, forward_of, edited_at, deleted_at, rev, file_id";
+/// How many columns [`COLUMNS`] names: a query selecting more after them
+/// reads those from this index on.
+pub(super) const COLUMN_COUNT: usize = 13;
 
 /// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
 /// table. The model only ever holds validated or generated UUIDs.
@@ -57,6 +60,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
         deleted: deleted_at.is_some(),
         deleted_at: deleted_at.map(Timestamp),
         rev: r.get(11)?,
+        file_id: r.get(12)?,
         reactions: Vec::new(),
         status: MessageStatus::Success,
     })
@@ -182,8 +186,9 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
     let result = conn
         .prepare_cached(
             "INSERT INTO messages
-             (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at, forward_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at, forward_of,
+              file_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (message_id) DO NOTHING",
         )?
         .execute(params![
@@ -195,7 +200,8 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
             m.content,
             reply_id,
             m.created_at.millis(),
-            forward_of
+            forward_of,
+            m.file_id
         ]);
     match result {
         Ok(n) => Ok(n == 1),
@@ -274,4 +280,12 @@ pub fn set_rev(conn: &Connection, room: RoomId, seq: Seq, rev: Rev) -> StoreResu
     conn.prepare_cached("UPDATE messages SET rev = ?3 WHERE room_id = ?1 AND seq = ?2")?
         .execute(params![room, seq, rev])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_column_count_matches_the_list() {
+        assert_eq!(super::COLUMNS.split(',').count(), super::COLUMN_COUNT);
+    }
 }

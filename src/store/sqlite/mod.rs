@@ -81,6 +81,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         8,
         include_str!("../../../data/migrations/0008_contacts.sql"),
     ),
+    (
+        9,
+        include_str!("../../../data/migrations/0009_message_files.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -654,6 +658,7 @@ mod tests {
             content: content.to_owned(),
             reply_id: None,
             forward_of: None,
+            file_id: None,
             created_at: Timestamp::now(),
         })
     }

@@ -2,7 +2,7 @@
 //! bm25, limited to the rooms the searcher is a participant of, with an
 //! HTML-safe highlighted snippet per hit.
 
-use super::messages::{from_row, COLUMNS};
+use super::messages::{from_row, COLUMNS, COLUMN_COUNT};
 use super::reactions;
 use crate::model::{RoomId, SearchHit, SearchQuery, Seq};
 use crate::store::{StoreError, StoreResult};
@@ -43,11 +43,11 @@ pub fn search(conn: &Connection, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>
             .query_row(params![q.q, q.user_id, q.room_id], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![q.q, q.user_id, q.room_id, q.limit, offset], |r| {
-            let snippet: String = r.get(12)?;
+            let snippet: String = r.get(COLUMN_COUNT)?;
             Ok(SearchHit {
                 message: from_row(r)?,
                 snippet: mark(&snippet),
-                rank: r.get(13)?,
+                rank: r.get(COLUMN_COUNT + 1)?,
             })
         })?;
         Ok((rows.collect::<Result<_, _>>()?, total))
