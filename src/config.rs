@@ -64,6 +64,15 @@ pub struct Settings {
     /// Largest uploaded file in bytes [default: 26214400, 25 MiB]
     #[arg(long, env = "PALAVER_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
+    /// Milliseconds a `typing` lasts before the room hears `stop` [default: 5000]
+    #[arg(long, env = "PALAVER_TYPING_TTL_MS")]
+    pub typing_ttl_ms: Option<u64>,
+    /// Milliseconds a user with no socket left still counts as online, so a reconnect does not flap their presence [default: 2000]
+    #[arg(long, env = "PALAVER_PRESENCE_GRACE_MS")]
+    pub presence_grace_ms: Option<u64>,
+    /// Milliseconds between writes of delivered positions (also written on disconnect) [default: 5000]
+    #[arg(long, env = "PALAVER_DELIVERED_FLUSH_MS")]
+    pub delivered_flush_ms: Option<u64>,
     /// Administrator login for the Management API (/api/admin); with no
     /// username and password set, the Management API answers 404
     #[arg(long, env = "ADMIN_USERNAME")]
@@ -136,6 +145,9 @@ impl Settings {
             ws_actions_per_sec: self.ws_actions_per_sec.or(other.ws_actions_per_sec),
             test_clock: self.test_clock.or(other.test_clock),
             max_upload_bytes: self.max_upload_bytes.or(other.max_upload_bytes),
+            typing_ttl_ms: self.typing_ttl_ms.or(other.typing_ttl_ms),
+            presence_grace_ms: self.presence_grace_ms.or(other.presence_grace_ms),
+            delivered_flush_ms: self.delivered_flush_ms.or(other.delivered_flush_ms),
             admin_username: self.admin_username.or(other.admin_username),
             admin_password: self.admin_password.or(other.admin_password),
             admin_token_ttl_secs: self.admin_token_ttl_secs.or(other.admin_token_ttl_secs),
@@ -194,6 +206,12 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Whether `POST /api/test/clock` may move the automation clock.
     pub test_clock: bool,
+    /// How long a `typing` lasts without a new one (ms).
+    pub typing_ttl_ms: u64,
+    /// How long a user without sockets stays online (ms): presence debounce.
+    pub presence_grace_ms: u64,
+    /// How often delivered positions are written (ms).
+    pub delivered_flush_ms: u64,
     /// `None`: the Management API is off (404), never open.
     pub admin: Option<AdminCredentials>,
     pub admin_token_ttl_secs: i64,
@@ -346,6 +364,9 @@ impl Config {
             ws_actions_per_sec: s.ws_actions_per_sec.unwrap_or(100),
             max_upload_bytes: s.max_upload_bytes.unwrap_or(25 * 1024 * 1024),
             test_clock: s.test_clock.unwrap_or(false),
+            typing_ttl_ms: s.typing_ttl_ms.unwrap_or(5000),
+            presence_grace_ms: s.presence_grace_ms.unwrap_or(2000),
+            delivered_flush_ms: s.delivered_flush_ms.unwrap_or(5000),
             admin: match (s.admin_username, s.admin_password) {
                 (Some(username), Some(password)) => Some(AdminCredentials { username, password }),
                 (None, None) => None,
@@ -392,6 +413,14 @@ impl Config {
             "phone-code-attempts must be at least 1"
         );
         anyhow::ensure!(config.token_ttl_secs > 0, "token-ttl-secs must be positive");
+        anyhow::ensure!(
+            config.typing_ttl_ms >= 1,
+            "typing-ttl-ms must be at least 1"
+        );
+        anyhow::ensure!(
+            config.delivered_flush_ms >= 10,
+            "delivered-flush-ms must be at least 10"
+        );
         anyhow::ensure!(
             config.webhook_retry_base_ms >= 1,
             "webhook-retry-base-ms must be at least 1"

@@ -16,7 +16,9 @@
 //!   `store::list` is the one list query (condition tree, sort, page over
 //!   allow-listed fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room
-//!   (members, next seq, fan-out), one per connected user (sockets, rooms).
+//!   (members, next seq, fan-out, read positions, typing), one per
+//!   connected user (sockets — WebSocket or SSE — rooms, presence,
+//!   batched delivered positions).
 //!   Actors share the System arbiter thread, so a fan-out from a room to
 //!   its user actors never crosses threads (spreading rooms and users over
 //!   one arbiter per core was measured: fan-out CPU per delivery rose from
@@ -30,6 +32,8 @@
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource; `http/admin/` is the Management API (one file per resource,
 //!   `list.rs` parses page, sort and filters).
+//!   `http/events.rs` is the Server-Sent Events stream, which reuses the
+//!   WebSocket writer's per-room ordering (`net::ordering`).
 //! - [`query`] — the `query=` filter language: scan, parse to a tree,
 //!   check against an endpoint's allow-list of fields, compile to an SQL
 //!   expression with every value bound. Emits only allow-listed column

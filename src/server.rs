@@ -11,6 +11,7 @@ use crate::{http, net, shutdown};
 use actix::Actor;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -92,6 +93,9 @@ pub async fn run(
     let handle = StoreHandle::new(store.clone());
     let limits = ActorLimits {
         resume_limit: config.resume_limit,
+        typing_ttl: Duration::from_millis(config.typing_ttl_ms),
+        presence_grace: Duration::from_millis(config.presence_grace_ms),
+        delivered_flush: Duration::from_millis(config.delivered_flush_ms),
         ..ActorLimits::default()
     };
     let (watch, nudges) = RoomWatch::new(WEBHOOK_NUDGES);

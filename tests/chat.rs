@@ -434,10 +434,13 @@ async fn typing_and_seen_reach_the_other_members_only() {
     let mut e = Ws::connect(&server, &eve).await;
 
     a.send(json!({"action": "typing", "roomId": room})).await;
+    let typing = b.next_frame().await;
     assert_eq!(
-        b.next_frame().await,
-        json!({"type": "typing", "roomId": room, "userId": alice.id})
+        (&typing["type"], &typing["roomId"], &typing["userId"]),
+        (&json!("typing"), &json!(room), &json!(alice.id))
     );
+    assert_eq!(typing["state"], "start");
+    assert!(typing["expiresAt"].is_string(), "{typing}");
     a.expect_quiet().await; // the typist does not hear themself
 
     api.say(&alice, room, "read me").await;
@@ -567,6 +570,8 @@ async fn bincode_clients_share_rooms_with_json_clients() {
                 assert_eq!(message.seq, 1);
                 got_ack = true;
             }
+            // Bob is online: the new socket is told so.
+            ServerFrameBin::Presence { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -322,10 +322,12 @@ pub struct Announce {
     pub frame: Encoded,
 }
 
+/// A member started (`active`) or stopped typing.
 #[derive(Message)]
 #[rtype(result = "Result<(), Error>")]
 pub struct Typing {
     pub user_id: UserId,
+    pub active: bool,
 }
 
 #[derive(Message)]

@@ -18,6 +18,7 @@ use crate::model::RoomId;
 use crate::store::StoreHandle;
 use actix::Addr;
 use messages::{ActivateRoom, LookupRoom};
+use std::time::Duration;
 
 /// Bounds the room actors work within.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +30,13 @@ pub struct ActorLimits {
     pub room_batch: usize,
     /// Largest gap a `resume` replays; beyond it the client pages over REST.
     pub resume_limit: u64,
+    /// A `typing` not renewed within this time ends with a `stop` frame.
+    pub typing_ttl: Duration,
+    /// A user whose last socket closed stays online this long, so a quick
+    /// reconnect (a page reload, a network switch) sends no presence frames.
+    pub presence_grace: Duration,
+    /// How often a user actor writes the delivered positions it gathered.
+    pub delivered_flush: Duration,
 }
 
 impl Default for ActorLimits {
@@ -37,6 +45,9 @@ impl Default for ActorLimits {
             room_queue: 10_000,
             room_batch: 1_000,
             resume_limit: 1_000,
+            typing_ttl: Duration::from_secs(5),
+            presence_grace: Duration::from_secs(2),
+            delivered_flush: Duration::from_secs(5),
         }
     }
 }

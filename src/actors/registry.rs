@@ -57,8 +57,9 @@ impl Handler<Connect> for RegistryActor {
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
         let registry = ctx.address();
         let store = self.store.clone();
+        let limits = self.limits;
         let entry = self.users.entry(msg.user_id).or_insert_with(|| {
-            let actor = UserActor::new(msg.user_id, registry, store);
+            let actor = UserActor::new(msg.user_id, registry, store, limits);
             (actor.start(), 0)
         });
         entry.1 += 1;
@@ -73,20 +74,27 @@ impl Handler<Connect> for RegistryActor {
 impl Handler<Disconnect> for RegistryActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Disconnect, _: &mut Self::Context) {
+    /// The last socket closing stops the user actor (and makes the user
+    /// offline) only after `presence_grace`, and only if no socket came
+    /// back meanwhile: a reload or a network switch does not flap.
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
         let Some((addr, count)) = self.users.get_mut(&msg.user_id) else {
             return;
         };
         *count = count.saturating_sub(1);
-        if *count == 0 {
-            let addr = addr.clone();
-            self.users.remove(&msg.user_id);
-            addr.do_send(Shutdown);
-        } else {
-            addr.do_send(RemoveConn {
-                conn_id: msg.conn_id,
-            });
+        addr.do_send(RemoveConn {
+            conn_id: msg.conn_id,
+        });
+        if *count > 0 {
+            return;
         }
+        let (user_id, addr) = (msg.user_id, addr.clone());
+        ctx.run_later(self.limits.presence_grace, move |act, _| {
+            if act.users.get(&user_id) == Some(&(addr.clone(), 0)) {
+                act.users.remove(&user_id);
+                addr.do_send(Shutdown);
+            }
+        });
     }
 }
 

@@ -11,7 +11,7 @@ use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, RoomKind, Seq,
     Timestamp, UserId,
 };
-use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame};
+use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame, TypingState};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreHandle};
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -120,6 +120,11 @@ pub struct RoomActor {
     queued: Vec<(RoomOp, Responder)>,
     in_flight: bool,
     last_typing: HashMap<UserId, Instant>,
+    /// Members typing now, and when that ends unless they type again.
+    typing_until: HashMap<UserId, Instant>,
+    /// Members' read positions (absent: 0), so a `seen` that moves nothing
+    /// costs no write and no broadcast.
+    read: HashMap<UserId, Seq>,
 }
 
 impl RoomActor {
@@ -147,7 +152,26 @@ impl RoomActor {
             queued: Vec::new(),
             in_flight: false,
             last_typing: HashMap::new(),
+            typing_until: HashMap::new(),
+            read: HashMap::new(),
         }
+    }
+
+    /// Ends a member's typing (expired, stopped, or they posted) and tells
+    /// the others; nothing happens when they were not typing.
+    fn stop_typing(&mut self, user_id: UserId) {
+        if self.typing_until.remove(&user_id).is_none() {
+            return;
+        }
+        // A start right after a stop is news, whatever the rate limit.
+        self.last_typing.remove(&user_id);
+        let frame = ServerFrame::Typing {
+            room_id: self.room_id,
+            user_id,
+            state: TypingState::Stop,
+            expires_at: None,
+        };
+        self.fan_out(&Outgoing::Frame(frame.encode()), Some(user_id));
     }
 
     /// The caller's role, or NotFound: non-members learn nothing, not even
@@ -347,6 +371,14 @@ impl RoomActor {
                     self.apply(after, m);
                 }
                 (OpOutcome::Done, AfterCommit::Read { user_id, seq }) => {
+                    // Two `seen` in one batch may commit out of order; only
+                    // one that moves the position forward is news.
+                    let read = self.read.entry(user_id).or_default();
+                    if seq <= *read {
+                        responder.send(Ok(OpOutcome::Done));
+                        continue;
+                    }
+                    *read = seq;
                     let frame = ServerFrame::Seen {
                         room_id: self.room_id,
                         user_id,
@@ -384,6 +416,10 @@ impl RoomActor {
         match after {
             AfterCommit::Broadcast | AfterCommit::Read { .. } | AfterCommit::Changed { .. } => {
                 self.fan_out_message(&ServerFrame::MessageCreated { message: m }, m.seq);
+                // Posting ends typing.
+                if let Some(sender) = m.sender_id {
+                    self.stop_typing(sender);
+                }
             }
             AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);
@@ -411,6 +447,8 @@ impl RoomActor {
                 self.fan_out_message(&frame, m.seq);
                 self.members.remove(&user_id);
                 self.followed = None;
+                // Rejoining starts from a fresh participants row.
+                self.read.remove(&user_id);
                 if let Some(addr) = self.online.remove(&user_id) {
                     addr.do_send(LeftRoom {
                         room_id: self.room_id,
@@ -440,7 +478,8 @@ impl Actor for RoomActor {
                     };
                     let members = s.room_members(room_id)?;
                     let (last_seq, last_rev) = (s.last_seq(room_id)?, s.last_rev(room_id)?);
-                    Ok(Some((room, members, last_seq, last_rev)))
+                    let read = s.read_positions(room_id)?;
+                    Ok(Some((room, members, (last_seq, last_rev), read)))
                 })
                 .await;
             let loaded = match loaded {
@@ -462,7 +501,7 @@ impl Actor for RoomActor {
             (loaded, online)
         };
         ctx.wait(load.into_actor(self).map(|(loaded, online), act, ctx| {
-            let Some((room, members, last_seq, last_rev)) = loaded else {
+            let Some((room, members, (last_seq, last_rev), read)) = loaded else {
                 act.state = State::Gone;
                 act.registry.do_send(ForgetRoom {
                     room_id: act.room_id,
@@ -475,6 +514,7 @@ impl Actor for RoomActor {
             act.online = online.into_iter().collect();
             act.next_seq = last_seq + 1;
             act.next_rev = last_rev + 1;
+            act.read = read.into_iter().collect();
             act.state = State::Ready;
         }));
     }
@@ -768,21 +808,44 @@ impl Handler<Announce> for RoomActor {
 impl Handler<Typing> for RoomActor {
     type Result = Result<(), Error>;
 
-    fn handle(&mut self, msg: Typing, _: &mut Self::Context) -> Self::Result {
-        self.role_of(msg.user_id)?;
+    /// A start is broadcast at most once per TYPING_INTERVAL per member
+    /// and lasts `typing_ttl`; a timer then sends `stop` unless a later
+    /// start moved the end. Nothing of it is stored.
+    fn handle(&mut self, msg: Typing, ctx: &mut Self::Context) -> Self::Result {
+        let user_id = msg.user_id;
+        self.role_of(user_id)?;
+        if !msg.active {
+            self.stop_typing(user_id);
+            return Ok(());
+        }
         let now = Instant::now();
         let recent = self
             .last_typing
-            .get(&msg.user_id)
+            .get(&user_id)
             .is_some_and(|at| now.duration_since(*at) < TYPING_INTERVAL);
-        if !recent {
-            self.last_typing.insert(msg.user_id, now);
-            let frame = ServerFrame::Typing {
-                room_id: self.room_id,
-                user_id: msg.user_id,
-            };
-            self.fan_out(&Outgoing::Frame(frame.encode()), Some(msg.user_id));
+        if recent {
+            return Ok(());
         }
+        let ttl = self.limits.typing_ttl;
+        self.last_typing.insert(user_id, now);
+        self.typing_until.insert(user_id, now + ttl);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let frame = ServerFrame::Typing {
+            room_id: self.room_id,
+            user_id,
+            state: TypingState::Start,
+            expires_at: Some(Timestamp(Timestamp::now().millis().saturating_add(ttl_ms))),
+        };
+        self.fan_out(&Outgoing::Frame(frame.encode()), Some(user_id));
+        ctx.run_later(ttl, move |act, _| {
+            let expired = act
+                .typing_until
+                .get(&user_id)
+                .is_some_and(|until| *until <= Instant::now());
+            if expired {
+                act.stop_typing(user_id);
+            }
+        });
         Ok(())
     }
 }
@@ -794,10 +857,22 @@ impl Handler<MarkSeen> for RoomActor {
         if let Err(e) = self.role_of(msg.user_id) {
             return Box::pin(async { Err(e) });
         }
-        let seq = msg.seq.min(self.next_seq.saturating_sub(1));
+        let last = self.next_seq.saturating_sub(1);
+        if msg.seq > last {
+            let e = Error::validation(
+                "seq",
+                "range",
+                format!("seq {} is past the room's last message ({last})", msg.seq),
+            );
+            return Box::pin(async { Err(e) });
+        }
+        // Read positions only move forward: an older `seen` is a no-op.
+        if self.read.get(&msg.user_id).copied().unwrap_or(0) >= msg.seq {
+            return Box::pin(async { Ok(()) });
+        }
         let op = RoomOp::MarkRead {
             user_id: msg.user_id,
-            seq,
+            seq: msg.seq,
         };
         let outcome = self.enqueue(op, ctx);
         Box::pin(async move { outcome.await.map(|_| ()) })

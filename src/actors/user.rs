@@ -1,9 +1,18 @@
-//! One actor per connected user: their open sockets and the rooms they are
-//! in. Rooms deliver to the user actor; it hands each item to every socket.
+//! One actor per connected user: their open sockets (WebSocket or SSE) and
+//! the rooms they are in. Rooms deliver to the user actor; it hands each
+//! item to every socket. It also announces the user's presence when it
+//! starts and stops, and keeps the delivered positions.
+//!
+//! Delivered positions are batched: a delivery only raises a number in
+//! this actor's memory, and the numbers that moved are written every
+//! `delivered_flush` and when the actor stops. The hot path never waits on
+//! SQLite; the cost is that a crash loses up to one interval of them (the
+//! stored position then trails the truth; it never runs ahead of it).
 
 use super::messages::*;
-use super::RegistryActor;
-use crate::model::{RoomId, UserId};
+use super::{ActorLimits, RegistryActor};
+use crate::model::{RoomId, Seq, Timestamp, UserId};
+use crate::protocol::{Encoded, PresenceStatus, ServerFrame};
 use crate::store::StoreHandle;
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -20,17 +29,91 @@ pub struct UserActor {
     conns: HashMap<ConnId, ConnHandle>,
     /// Rooms this user is in, so going offline can tell exactly those.
     rooms: HashSet<RoomId>,
+    limits: ActorLimits,
+    /// Highest seq per room that reached a socket and is not written yet.
+    delivered: HashMap<RoomId, Seq>,
 }
 
 impl UserActor {
-    pub fn new(user_id: UserId, registry: Addr<RegistryActor>, store: StoreHandle) -> Self {
+    pub fn new(
+        user_id: UserId,
+        registry: Addr<RegistryActor>,
+        store: StoreHandle,
+        limits: ActorLimits,
+    ) -> Self {
         UserActor {
             user_id,
             registry,
             store,
             conns: HashMap::new(),
             rooms: HashSet::new(),
+            limits,
+            delivered: HashMap::new(),
         }
+    }
+
+    /// Writes the delivered positions gathered since the last flush, off
+    /// the actor (a pooled connection on the blocking pool).
+    fn flush_delivered(&mut self) {
+        if self.delivered.is_empty() {
+            return;
+        }
+        let positions: Vec<(RoomId, Seq)> = self.delivered.drain().collect();
+        let (store, user_id) = (self.store.clone(), self.user_id);
+        actix::spawn(async move {
+            if let Err(e) = store
+                .run(move |s| s.mark_delivered(user_id, &positions))
+                .await
+            {
+                tracing::warn!(user_id, error = %e, "cannot write delivered positions");
+            }
+        });
+    }
+}
+
+/// The online users who share a room with `user_id`, with their actors.
+async fn online_co_members(
+    store: &StoreHandle,
+    registry: &Addr<RegistryActor>,
+    user_id: UserId,
+) -> Vec<(UserId, Addr<UserActor>)> {
+    let user_ids = match store.run(move |s| s.co_members(user_id)).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "cannot find who shares a room");
+            return Vec::new();
+        }
+    };
+    if user_ids.is_empty() {
+        return Vec::new();
+    }
+    registry
+        .send(OnlineUsers { user_ids })
+        .await
+        .unwrap_or_default()
+}
+
+/// Sends a presence frame to every online user who shares a room with
+/// `user_id`. Presence is ephemeral: a recipient whose mailbox is full
+/// just misses it.
+async fn announce(
+    store: StoreHandle,
+    registry: Addr<RegistryActor>,
+    user_id: UserId,
+    status: PresenceStatus,
+    last_seen_at: Option<Timestamp>,
+) {
+    let online = online_co_members(&store, &registry, user_id).await;
+    let frame: Encoded = ServerFrame::Presence {
+        user_id,
+        status,
+        last_seen_at,
+    }
+    .encode();
+    for (_, addr) in online {
+        let _ = addr.try_send(Deliver {
+            item: Outgoing::Frame(frame.clone()),
+        });
     }
 }
 
@@ -66,14 +149,40 @@ impl Actor for UserActor {
         ctx.wait(load.into_actor(self).map(|rooms, act, _| {
             act.rooms.extend(rooms);
         }));
+        ctx.spawn(
+            announce(
+                self.store.clone(),
+                self.registry.clone(),
+                user_id,
+                PresenceStatus::Online,
+                None,
+            )
+            .into_actor(self),
+        );
+        ctx.run_interval(self.limits.delivered_flush, |act, _| act.flush_delivered());
     }
 }
 
 impl Handler<AddConn> for UserActor {
     type Result = ();
 
-    fn handle(&mut self, msg: AddConn, _: &mut Self::Context) {
+    /// A new socket also learns who of the people sharing a room with
+    /// the user is online now; later changes come as they happen.
+    fn handle(&mut self, msg: AddConn, ctx: &mut Self::Context) {
+        let conn = msg.conn.clone();
         self.conns.insert(msg.conn.id, msg.conn);
+        let (store, registry, user_id) = (self.store.clone(), self.registry.clone(), self.user_id);
+        let snapshot = async move {
+            for (other, _) in online_co_members(&store, &registry, user_id).await {
+                let frame = ServerFrame::Presence {
+                    user_id: other,
+                    status: PresenceStatus::Online,
+                    last_seen_at: None,
+                };
+                conn.offer(Outgoing::Frame(frame.encode_for(conn.format)));
+            }
+        };
+        ctx.spawn(snapshot.into_actor(self));
     }
 }
 
@@ -91,8 +200,13 @@ impl Handler<Deliver> for UserActor {
     fn handle(&mut self, msg: Deliver, _: &mut Self::Context) {
         // A socket that cannot take the item is kicked by `offer`; the
         // registry removes it when its tasks end.
+        let mut reached = false;
         for conn in self.conns.values() {
-            conn.offer(msg.item.clone());
+            reached |= conn.offer(msg.item.clone());
+        }
+        if let (true, Outgoing::RoomFrame { room_id, seq, .. }) = (reached, &msg.item) {
+            let newest = self.delivered.entry(*room_id).or_default();
+            *newest = (*newest).max(*seq);
         }
     }
 }
@@ -138,6 +252,15 @@ impl Handler<Shutdown> for UserActor {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        self.flush_delivered();
+        let (store, registry, user_id) = (self.store.clone(), self.registry.clone(), self.user_id);
+        let at = Timestamp::now();
+        actix::spawn(async move {
+            if let Err(e) = store.run(move |s| s.set_last_seen(user_id, at)).await {
+                tracing::warn!(user_id, error = %e, "cannot record last seen time");
+            }
+            announce(store, registry, user_id, PresenceStatus::Offline, Some(at)).await;
+        });
         self.registry.do_send(UserOffline {
             user_id: self.user_id,
             addr: ctx.address(),

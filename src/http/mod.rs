@@ -6,6 +6,7 @@ mod auth;
 mod bot;
 mod contacts;
 mod context;
+mod events;
 mod files;
 mod health;
 mod listing;

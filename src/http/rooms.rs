@@ -4,10 +4,11 @@ use super::context::Ctx;
 use super::listing::{self, Pagination};
 use super::response::Reply;
 use super::users::limit;
-use crate::actors::messages::By;
+use crate::actors::messages::{By, MarkSeen};
+use crate::actors::room_actor;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
-use crate::model::{Role, RoomDetails, RoomId, RoomPatch, UserId};
+use crate::model::{Role, RoomDetails, RoomId, RoomPatch, Seq, UserId};
 use crate::service::{self, RoomRequest};
 use crate::store::{RoomListQuery, ROOM_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
@@ -77,9 +78,11 @@ struct MineMeta {
     pagination: Pagination,
 }
 
-/// GET /api/rooms — the rooms I am in, by id. All of them unless `limit`
-/// is given (a client's room list is short and wanted whole); `offset`
-/// pages and `query` filters over `store::ROOM_FILTER_FIELDS`.
+/// GET /api/rooms — the rooms I am in, by id, each with `lastSeq`, my
+/// `readSeq` and `deliveredSeq`, and `unread` (others' messages after
+/// `readSeq`). All of them unless `limit` is given (a client's room list
+/// is short and wanted whole); `offset` pages and `query` filters over
+/// `store::ROOM_FILTER_FIELDS`.
 pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let q: MineQuery = ctx.query()?;
@@ -91,19 +94,33 @@ pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
         offset,
         limit,
     };
-    let page = ctx
+    let (rooms, total) = ctx
         .app
         .store
-        .run(move |s| s.list_rooms_of_user(&query))
+        .run(move |s| {
+            let page = s.list_rooms_of_user(&query)?;
+            // Positions for all my rooms: the list is short, one query.
+            let mut positions: std::collections::HashMap<_, _> = s
+                .rooms_with_receipts(me)?
+                .into_iter()
+                .map(|r| (r.room.id, r))
+                .collect();
+            let rooms: Vec<_> = page
+                .items
+                .iter()
+                .filter_map(|room| positions.remove(&room.id))
+                .collect();
+            Ok((rooms, page.total))
+        })
         .await?;
-    let per_page = limit.map_or(page.total, u64::from);
+    let per_page = limit.map_or(total, u64::from);
     let meta = MineMeta {
-        count: page.items.len(),
-        pagination: Pagination::new(offset, per_page, page.total, |o| {
+        count: rooms.len(),
+        pagination: Pagination::new(offset, per_page, total, |o| {
             ctx.link_with("offset", &o.to_string())
         }),
     };
-    Ok(Reply::with_meta(&page.items, Some(&meta)))
+    Ok(Reply::with_meta(&rooms, Some(&meta)))
 }
 
 #[derive(Deserialize)]
@@ -227,4 +244,24 @@ pub async fn remove_participant(ctx: Ctx) -> Result<Reply> {
     let user_id = ctx.id("userId", "participant")?;
     let message = service::remove_participant(&ctx.app, id, By::Member(me), user_id).await?;
     Ok(Reply::ok(&message))
+}
+
+#[derive(Deserialize)]
+struct Seen {
+    seq: Option<Seq>,
+}
+
+/// POST /api/rooms/{id}/seen {seq} — moves my read position forward (an
+/// older seq changes nothing; one past the last message is 422) and tells
+/// the room with a `seen` frame.
+pub async fn seen(ctx: Ctx) -> Result<Reply> {
+    let me = ctx.session().await?.user_id;
+    let id = ctx.id("id", "room")?;
+    let body: Seen = ctx.json()?;
+    let seq = body
+        .seq
+        .ok_or_else(|| Error::Validation(vec![crate::model::FieldError::required("seq")]))?;
+    let room = room_actor(&ctx.app.registry, &ctx.app.store, id).await?;
+    room.send(MarkSeen { user_id: me, seq }).await??;
+    Ok(Reply::done())
 }

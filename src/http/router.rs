@@ -4,7 +4,7 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::{
-    admin, auth, bot, contacts, files, health, messages, phone, rooms, scheduled, sessions,
+    admin, auth, bot, contacts, events, files, health, messages, phone, rooms, scheduled, sessions,
     test_clock, users,
 };
 use crate::error::{Error, Result};
@@ -30,6 +30,8 @@ pub enum Route {
     Participants,
     Participant,
     Messages,
+    Seen,
+    Events,
     AdminLogin,
     AdminLogout,
     AdminStats,
@@ -122,6 +124,8 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         &[Method::PUT, Method::DELETE],
     ),
     ("/api/messages/search", Route::MessageSearch, &[Method::GET]),
+    ("/api/rooms/{id}/seen", Route::Seen, &[Method::POST]),
+    ("/api/events", Route::Events, &[Method::GET]),
     ("/api/admin/auth", Route::AdminLogin, &[Method::POST]),
     (
         "/api/admin/auth/logout",
@@ -312,6 +316,8 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::Reaction, Method::PUT) => messages::react(ctx, true).await,
         (Route::Reaction, _) => messages::react(ctx, false).await,
         (Route::MessageSearch, _) => messages::search(ctx).await,
+        (Route::Seen, _) => rooms::seen(ctx).await,
+        (Route::Events, _) => events::stream(ctx).await,
         (Route::AdminLogin, _) => admin::auth::login(ctx).await,
         (Route::AdminLogout, _) => admin::auth::logout(ctx).await,
         (Route::AdminStats, _) => admin::stats::get(ctx).await,

@@ -4,8 +4,9 @@
 use super::context::Ctx;
 use super::listing::{self, Pagination};
 use super::response::Reply;
+use crate::actors::messages::OnlineUsers;
 use crate::error::{Error, Result};
-use crate::model::{Room, User};
+use crate::model::{Room, Timestamp, User};
 use crate::service::{self, UserRequest};
 use crate::store::{UserListQuery, USER_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
@@ -106,17 +107,40 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     Ok(Reply::with_meta(&users, Some(&meta)))
 }
 
-/// GET /api/users/{id}
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WithPresence {
+    #[serde(flatten)]
+    user: User,
+    online: bool,
+    last_seen_at: Option<Timestamp>,
+}
+
+/// GET /api/users/{id} — with `online` and `lastSeenAt` for someone who
+/// shares a room with me (or me); others see the bare profile.
 pub async fn get(ctx: Ctx) -> Result<Reply> {
-    ctx.session().await?;
+    let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "user")?;
-    let user = ctx
+    let (user, last_seen) = ctx
         .app
         .store
-        .run(move |s| s.user(id))
+        .run(move |s| Ok(s.user(id)?.map(|u| (u, s.last_seen_for(me, id)))))
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
-    Ok(Reply::ok(&user))
+    let Some(last_seen_at) = last_seen? else {
+        return Ok(Reply::ok(&user));
+    };
+    let online = !ctx
+        .app
+        .registry
+        .send(OnlineUsers { user_ids: vec![id] })
+        .await?
+        .is_empty();
+    Ok(Reply::ok(&WithPresence {
+        user,
+        online,
+        last_seen_at,
+    }))
 }
 
 #[derive(Serialize)]

@@ -4,6 +4,7 @@ mod bot;
 mod contact;
 mod file;
 pub mod phone;
+pub mod receipts;
 mod schedule;
 mod time;
 pub mod validate;

@@ -14,7 +14,7 @@ use crate::model::{MessageChange, Rev};
 use crate::model::{RoomId, UserId};
 use crate::protocol::{
     self, answer, error_frame, AckBody, Action, ClientFrame, DecodeError, Encoded, Format,
-    ResumeStatus, ServerFrame, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
+    ResumeStatus, ServerFrame, TypingState, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
 };
 use crate::ratelimit::{LocalBucket, Rate};
 use crate::service::{self, MessageRequest, RoomRequest};
@@ -556,10 +556,11 @@ impl Reader {
                 self.create_room(req, rid.clone()).await;
                 Ok(())
             }
-            Action::Typing { room_id } => match self.room(room_id).await {
+            Action::Typing { room_id, state } => match self.room(room_id).await {
                 Ok(room) => room
                     .send(Typing {
                         user_id: self.user_id,
+                        active: state == TypingState::Start,
                     })
                     .await
                     .map_err(Error::from)

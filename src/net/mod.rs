@@ -2,7 +2,7 @@
 //! one connection task each.
 
 mod connection;
-mod ordering;
+pub mod ordering;
 
 use crate::app::App;
 use std::sync::Arc;

@@ -37,11 +37,29 @@ impl RoomState {
         });
     }
 
-    fn write(&mut self, seq: Seq, frame: Encoded, out: &mut Vec<Encoded>) {
-        if !self.already_sent(seq) {
-            self.mark_sent(seq);
-            out.push(frame);
+    fn write(&mut self, at: (RoomId, Seq), frame: Encoded, out: &mut impl Written) {
+        if !self.already_sent(at.1) {
+            self.mark_sent(at.1);
+            out.written(Some(at), frame);
         }
+    }
+}
+
+/// Where the frames to write go. The WebSocket writer needs only the bytes;
+/// the SSE stream also needs each room frame's (room, seq) for its event id.
+pub trait Written {
+    fn written(&mut self, at: Option<(RoomId, Seq)>, frame: Encoded);
+}
+
+impl Written for Vec<Encoded> {
+    fn written(&mut self, _: Option<(RoomId, Seq)>, frame: Encoded) {
+        self.push(frame);
+    }
+}
+
+impl Written for Vec<(Option<(RoomId, Seq)>, Encoded)> {
+    fn written(&mut self, at: Option<(RoomId, Seq)>, frame: Encoded) {
+        self.push((at, frame));
     }
 }
 
@@ -52,9 +70,9 @@ pub struct Ordering {
 
 impl Ordering {
     /// Turns one queued item into the frames to write now, in order.
-    pub fn accept(&mut self, item: Outgoing, out: &mut Vec<Encoded>) {
+    pub fn accept(&mut self, item: Outgoing, out: &mut impl Written) {
         match item {
-            Outgoing::Frame(frame) => out.push(frame),
+            Outgoing::Frame(frame) => out.written(None, frame),
             Outgoing::RoomFrame {
                 room_id,
                 seq,
@@ -63,13 +81,13 @@ impl Ordering {
                 let room = self.rooms.entry(room_id).or_default();
                 match &mut room.held {
                     Some(held) => held.push(Held::Message(seq, frame)),
-                    None => room.write(seq, frame, out),
+                    None => room.write((room_id, seq), frame, out),
                 }
             }
             Outgoing::RoomChange { room_id, frame } => {
                 match &mut self.rooms.entry(room_id).or_default().held {
                     Some(held) => held.push(Held::Change(frame)),
-                    None => out.push(frame),
+                    None => out.written(None, frame),
                 }
             }
             Outgoing::ResumeStart { room_id } => {
@@ -93,14 +111,14 @@ impl Ordering {
                 let mut newest = 0;
                 for item in replay.chain(changes).chain(held) {
                     match item {
-                        Held::Change(frame) => out.push(frame),
+                        Held::Change(frame) => out.written(None, frame),
                         Held::Message(seq, frame) => {
                             if live.already_sent(seq) || seq <= newest {
                                 continue;
                             }
                             newest = seq;
                             room.mark_sent(seq);
-                            out.push(frame);
+                            out.written(Some((room_id, seq)), frame);
                         }
                     }
                 }
@@ -135,7 +153,7 @@ mod tests {
 
     fn run(items: Vec<Outgoing>) -> Vec<String> {
         let mut o = Ordering::default();
-        let mut out = Vec::new();
+        let mut out: Vec<Encoded> = Vec::new();
         for i in items {
             o.accept(i, &mut out);
         }

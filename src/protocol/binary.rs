@@ -7,7 +7,8 @@
 //! [`ClientFrameBin`].
 
 use super::{
-    AckBody, Action, ClientFrame, DecodeError, ResumeStatus, ServerFrame, MAX_FRAME_BYTES,
+    AckBody, Action, ClientFrame, DecodeError, PresenceStatus, ResumeStatus, ServerFrame,
+    TypingState, MAX_FRAME_BYTES,
 };
 use crate::model::{
     FileId, Message, Participant, Rev, Room, RoomDetails, RoomId, Seq, Timestamp, UserId,
@@ -141,7 +142,10 @@ impl From<ActionBin> for Action {
                 message_id,
                 emoji,
             },
-            ActionBin::Typing { room_id } => Action::Typing { room_id },
+            ActionBin::Typing { room_id } => Action::Typing {
+                room_id,
+                state: TypingState::Start,
+            },
             ActionBin::Seen { room_id, seq } => Action::Seen { room_id, seq },
             ActionBin::Resume { rooms, revs } => {
                 let keyed = |m: BTreeMap<RoomId, u64>| {
@@ -242,6 +246,13 @@ pub enum ServerFrameBin {
     Typing {
         room_id: RoomId,
         user_id: UserId,
+        state: TypingState,
+        expires_at: Option<Timestamp>,
+    },
+    Presence {
+        user_id: UserId,
+        status: PresenceStatus,
+        last_seen_at: Option<Timestamp>,
     },
     Seen {
         room_id: RoomId,
@@ -422,9 +433,25 @@ impl From<&ServerFrame<'_>> for ServerFrameBin {
             ServerFrame::RoomDeleted { room_id } => {
                 ServerFrameBin::RoomDeleted { room_id: *room_id }
             }
-            ServerFrame::Typing { room_id, user_id } => ServerFrameBin::Typing {
+            ServerFrame::Typing {
+                room_id,
+                user_id,
+                state,
+                expires_at,
+            } => ServerFrameBin::Typing {
                 room_id: *room_id,
                 user_id: *user_id,
+                state: *state,
+                expires_at: *expires_at,
+            },
+            ServerFrame::Presence {
+                user_id,
+                status,
+                last_seen_at,
+            } => ServerFrameBin::Presence {
+                user_id: *user_id,
+                status: *status,
+                last_seen_at: *last_seen_at,
             },
             ServerFrame::Seen {
                 room_id,

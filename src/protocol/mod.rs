@@ -135,10 +135,13 @@ pub enum Action {
         message_id: String,
         emoji: String,
     },
+    /// `state` defaults to `start`; `stop` ends the typing at once.
     #[serde(rename_all = "camelCase")]
     Typing {
         #[serde(deserialize_with = "id")]
         room_id: RoomId,
+        #[serde(default)]
+        state: TypingState,
     },
     #[serde(rename_all = "camelCase")]
     Seen {
@@ -187,6 +190,23 @@ fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
         .into_iter()
         .map(|w| w.0)
         .collect())
+}
+
+/// Whether a member started or stopped typing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypingState {
+    #[default]
+    Start,
+    Stop,
+}
+
+/// Whether a user has a socket (or SSE stream) open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceStatus {
+    Online,
+    Offline,
 }
 
 /// Why a client frame could not be decoded.
@@ -295,10 +315,24 @@ pub enum ServerFrame<'a> {
     RoomDeleted {
         room_id: RoomId,
     },
+    /// `start` carries `expiresAt`: without a new `typing` by then the
+    /// room hears `stop` (clients may also hide it themselves at that time).
     #[serde(rename_all = "camelCase")]
     Typing {
         room_id: RoomId,
         user_id: UserId,
+        state: TypingState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<Timestamp>,
+    },
+    /// To the users who share a room with `user_id`, when their first
+    /// socket opens and when their last one closes.
+    #[serde(rename_all = "camelCase")]
+    Presence {
+        user_id: UserId,
+        status: PresenceStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_seen_at: Option<Timestamp>,
     },
     #[serde(rename_all = "camelCase")]
     Seen {

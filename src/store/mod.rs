@@ -14,6 +14,7 @@ pub mod sqlite;
 pub use sqlite::{ROOM_FILTER_FIELDS, USER_FILTER_FIELDS};
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
+use crate::model::receipts::MyRoom;
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, ChangedMessage, Contact, ContactActivity, ConversationEvent,
     Counts, Delivery, FileId, HistoryCursor, Message, MessageChange, NewBot, NewFile, NewMessage,
@@ -362,6 +363,22 @@ pub trait Store: Send + Sync + 'static {
     fn remove_sms(&self, id: i64) -> StoreResult<()>;
     /// Counts a failed try and sets when to try again.
     fn retry_sms_at(&self, id: i64, at: Timestamp) -> StoreResult<()>;
+
+    /// My rooms with their last seq, my read and delivered positions and
+    /// my unread count (others' messages after my read position).
+    fn rooms_with_receipts(&self, user: UserId) -> StoreResult<Vec<MyRoom>>;
+    /// Every member's read position in the room.
+    fn read_positions(&self, room: RoomId) -> StoreResult<Vec<(UserId, Seq)>>;
+    /// Moves the user's delivered positions forward (never back).
+    fn mark_delivered(&self, user: UserId, positions: &[(RoomId, Seq)]) -> StoreResult<()>;
+    /// Records when the user's last socket closed.
+    fn set_last_seen(&self, user: UserId, at: Timestamp) -> StoreResult<()>;
+    /// Everyone who shares a room with the user.
+    fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>>;
+    /// The user's last-seen time, if `viewer` is them or shares a room
+    /// with them; `None` when `viewer` may not know it.
+    fn last_seen_for(&self, viewer: UserId, user: UserId)
+        -> StoreResult<Option<Option<Timestamp>>>;
 }
 
 /// A cheap, cloneable handle that runs blocking store calls on tokio's

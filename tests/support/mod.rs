@@ -328,6 +328,9 @@ impl Pair {
 
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// `presence` frames arrive whenever someone who shares a room comes
+    /// or goes; tests that are not about presence skip them.
+    presence: bool,
 }
 
 impl Ws {
@@ -355,7 +358,10 @@ impl Ws {
         let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
             .await
             .expect("ws handshake");
-        Ws { stream }
+        Ws {
+            stream,
+            presence: false,
+        }
     }
 
     /// The next message of any kind; None when the socket ends.
@@ -373,7 +379,10 @@ impl Ws {
         let (stream, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("ws connect");
-        Ws { stream }
+        Ws {
+            stream,
+            presence: false,
+        }
     }
 
     pub async fn send(&mut self, frame: Value) {
@@ -387,7 +396,14 @@ impl Ws {
         self.stream.send(msg).await.expect("ws send");
     }
 
-    /// The next text frame as JSON; fails the test after WAIT.
+    /// From now on `next_frame` returns `presence` frames too.
+    pub fn with_presence(mut self) -> Ws {
+        self.presence = true;
+        self
+    }
+
+    /// The next text frame as JSON (`presence` frames only after
+    /// `with_presence`); fails the test after WAIT.
     pub async fn next_frame(&mut self) -> Value {
         loop {
             let msg = tokio::time::timeout(WAIT, self.stream.next())
@@ -396,7 +412,12 @@ impl Ws {
                 .expect("socket closed")
                 .expect("socket error");
             match msg {
-                WsMessage::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+                WsMessage::Text(text) => {
+                    let frame: Value = serde_json::from_str(&text).expect("JSON frame");
+                    if self.presence || frame["type"] != "presence" {
+                        return frame;
+                    }
+                }
                 WsMessage::Close(frame) => panic!("socket closed by server: {frame:?}"),
                 _ => continue,
             }

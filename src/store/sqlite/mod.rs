@@ -12,6 +12,7 @@ mod list;
 mod messages;
 mod outbox;
 mod phone;
+mod presence;
 mod reactions;
 mod rooms;
 mod scheduled;
@@ -24,6 +25,7 @@ mod writer;
 use super::list::{ListQuery, Page};
 use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResult, UserListQuery};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
+use crate::model::receipts::MyRoom;
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
     FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewScheduled, NewSession, NewUser,
@@ -76,6 +78,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
     (5, include_str!("../../../data/migrations/0005_admin.sql")),
     (6, include_str!("../../../data/migrations/0006_files.sql")),
+    (
+        7,
+        include_str!("../../../data/migrations/0007_presence.sql"),
+    ),
     (
         8,
         include_str!("../../../data/migrations/0008_contacts.sql"),
@@ -569,6 +575,29 @@ impl Store for SqliteStore {
     }
     fn retry_sms_at(&self, id: i64, at: Timestamp) -> StoreResult<()> {
         outbox::retry_at(&*self.conn()?, id, at)
+    }
+
+    fn rooms_with_receipts(&self, user: UserId) -> StoreResult<Vec<MyRoom>> {
+        presence::rooms_with_receipts(&*self.conn()?, user)
+    }
+    fn read_positions(&self, room: RoomId) -> StoreResult<Vec<(UserId, Seq)>> {
+        presence::read_positions(&*self.conn()?, room)
+    }
+    fn mark_delivered(&self, user: UserId, positions: &[(RoomId, Seq)]) -> StoreResult<()> {
+        presence::mark_delivered(&mut *self.conn()?, user, positions)
+    }
+    fn set_last_seen(&self, user: UserId, at: Timestamp) -> StoreResult<()> {
+        presence::set_last_seen(&*self.conn()?, user, at)
+    }
+    fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>> {
+        presence::co_members(&*self.conn()?, user)
+    }
+    fn last_seen_for(
+        &self,
+        viewer: UserId,
+        user: UserId,
+    ) -> StoreResult<Option<Option<Timestamp>>> {
+        presence::last_seen_for(&*self.conn()?, viewer, user)
     }
 }
 
