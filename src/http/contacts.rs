@@ -4,7 +4,7 @@
 //! are in [`crate::analytics`].
 
 use super::context::Ctx;
-use super::pagination::{offset_page, offset_reply};
+use super::listing::{offset_page, offset_reply};
 use super::response::Reply;
 use crate::analytics::{self, Day, SentReceived, DAY_MS};
 use crate::error::{Error, Result};
@@ -25,9 +25,9 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     let (contacts, total) = ctx
         .app
         .store
-        .run(move |s| s.contacts(me, offset, limit))
+        .run(move |s| s.contacts(me, offset.into(), limit))
         .await?;
-    Ok(offset_reply(&contacts, total, offset, limit))
+    Ok(offset_reply(&ctx, &contacts, total, offset, limit))
 }
 
 #[derive(Deserialize)]
@@ -107,7 +107,7 @@ async fn ranked(
         .take(limit as usize)
         .map(|(activity, score)| Ranked { activity, score })
         .collect();
-    Ok(offset_reply(&items, total, offset, limit))
+    Ok(offset_reply(&ctx, &items, total, offset, limit))
 }
 
 /// GET /api/contacts/noisy — who sends me most while I answer least

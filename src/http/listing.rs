@@ -2,9 +2,12 @@
 //! `meta.pagination` block that tells the client where a page sits
 //! (PRODUCT.md's collection rules).
 
+use super::context::Ctx;
+use super::response::Reply;
+use super::users::limit as checked_limit;
 use crate::error::Result;
 use crate::query::{Field, Filter};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The checked filter of a `query=` parameter; none when it is absent.
 /// A present but empty `query=` is refused like any other bad filter.
@@ -55,6 +58,44 @@ impl Pagination {
             },
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetQuery {
+    offset: Option<u32>,
+    limit: Option<u32>,
+}
+
+/// `offset` (default 0) and `limit` (default 20, at most 100) of a list
+/// that takes nothing else; any other parameter is a 400.
+pub fn offset_page(ctx: &Ctx) -> Result<(u32, u32)> {
+    let q: OffsetQuery = ctx.query()?;
+    Ok((q.offset.unwrap_or(0), checked_limit(q.limit)?))
+}
+
+#[derive(Serialize)]
+struct OffsetMeta {
+    /// Items on this page.
+    count: usize,
+    pagination: Pagination,
+}
+
+/// A page of an offset-paged list with `meta {count, pagination}`.
+pub fn offset_reply<T: Serialize>(
+    ctx: &Ctx,
+    items: &[T],
+    total: u64,
+    offset: u32,
+    limit: u32,
+) -> Reply {
+    let meta = OffsetMeta {
+        count: items.len(),
+        pagination: Pagination::new(offset, u64::from(limit), total, |o| {
+            ctx.link_with("offset", &o.to_string())
+        }),
+    };
+    Reply::with_meta(&items, Some(&meta))
 }
 
 #[cfg(test)]

@@ -1,11 +1,7 @@
 //! `meta.pagination` for collections read by page number: where this page
 //! is, how many there are, and the URLs of its neighbours.
 
-use super::context::Ctx;
-use super::response::Reply;
-use super::users::limit as checked_limit;
-use crate::error::Result;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -40,48 +36,6 @@ impl Pagination {
             },
         }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    offset: Option<u64>,
-    limit: Option<u32>,
-}
-
-/// `meta.pagination` for offset-paged lists (`offset`, `limit`): how many match in all, where
-/// this page starts, and how many it holds.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OffsetPage {
-    total: u64,
-    offset: u64,
-    limit: u32,
-    count: usize,
-}
-
-#[derive(Serialize)]
-struct Meta {
-    pagination: OffsetPage,
-}
-
-pub fn offset_reply<T: Serialize>(items: &[T], total: u64, offset: u64, limit: u32) -> Reply {
-    let meta = Meta {
-        pagination: OffsetPage {
-            total,
-            offset,
-            limit,
-            count: items.len(),
-        },
-    };
-    Reply::with_meta(&items, Some(&meta))
-}
-
-/// `offset` (default 0) and `limit` (default 20, at most 100) from the
-/// query string; any other parameter is a 400.
-pub fn offset_page(ctx: &Ctx) -> Result<(u64, u32)> {
-    let q: Page = ctx.query()?;
-    Ok((q.offset.unwrap_or(0), checked_limit(q.limit)?))
 }
 
 #[cfg(test)]

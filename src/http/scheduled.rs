@@ -2,7 +2,7 @@
 //! The scheduler in `automation` posts each one once, at its time.
 
 use super::context::Ctx;
-use super::pagination::{offset_page, offset_reply};
+use super::listing::{offset_page, offset_reply};
 use super::response::Reply;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
@@ -141,9 +141,9 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     let (items, total) = ctx
         .app
         .store
-        .run(move |s| s.scheduled_page(me, offset, limit))
+        .run(move |s| s.scheduled_page(me, offset.into(), limit))
         .await?;
-    Ok(offset_reply(&items, total, offset, limit))
+    Ok(offset_reply(&ctx, &items, total, offset, limit))
 }
 
 /// GET /api/scheduled-messages/{id}
