@@ -142,6 +142,19 @@ async fn tokens_expire() {
 }
 
 #[tokio::test]
+async fn an_expired_session_closes_its_socket() {
+    let server = TestServer::start_with(&["--token-ttl-secs", "2"]);
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let mut ws = ws_with_token(&server, &alice.token).await;
+    // The socket stays open for the session's two seconds, then closes with
+    // the reason, without the client doing anything.
+    assert_eq!(ws.close_code().await, Some(1008));
+    let (status, _) = api.get("/api/me", &alice.token).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
 async fn changing_the_password_ends_every_other_session() {
     let server = TestServer::start();
     let api = Api::new(&server);

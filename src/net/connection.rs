@@ -235,6 +235,10 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
                 per_sec,
             })
         }),
+        token,
+        expiry: Box::pin(tokio::time::sleep_until(expiry_deadline(
+            session.expires_at,
+        ))),
     };
     let close = reader.run(&mut source).await;
     app.registry.do_send(Disconnect {
@@ -391,6 +395,20 @@ struct Reader {
     in_flight: Arc<Semaphore>,
     /// This socket's action budget (`None`: unlimited).
     actions: Option<LocalBucket>,
+    /// The token the socket logged in with, to look at its session again.
+    token: String,
+    /// Fires when the session expires: the socket closes then, unless REST
+    /// use moved the expiry (sliding expiry) in the meantime.
+    expiry: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// When a session that expires at `at` (wall clock) ends on tokio's clock.
+fn expiry_deadline(at: crate::model::Timestamp) -> tokio::time::Instant {
+    let left = at
+        .millis()
+        .saturating_sub(crate::model::Timestamp::now().millis())
+        .max(0);
+    tokio::time::Instant::now() + Duration::from_millis(left as u64)
 }
 
 impl Reader {
@@ -401,6 +419,15 @@ impl Reader {
             let next = tokio::select! {
                 reason = self.conn.kick.kicked() => return kick_close(reason),
                 _ = self.app.shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
+                _ = &mut self.expiry => {
+                    match service::authenticate(&self.app, &self.token).await {
+                        Ok(session) => {
+                            self.expiry.as_mut().reset(expiry_deadline(session.expires_at));
+                            continue;
+                        }
+                        Err(_) => return (close_code::POLICY_VIOLATION, "session expired; log in again"),
+                    }
+                }
                 next = tokio::time::timeout(IDLE_TIMEOUT, source.next()) => next,
             };
             match next {
