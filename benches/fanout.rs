@@ -26,7 +26,7 @@
 
 use actix::{Actor, Addr};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use palaver::actors::messages::{Announce, ConnHandle, Connect, Kick, Outgoing, Post};
+use palaver::actors::messages::{Announce, By, ConnHandle, Connect, Kick, Outgoing, Post};
 use palaver::actors::{room_actor, ActorLimits, RegistryActor};
 use palaver::model::{
     MessageKind, NewMessage, NewRoom, NewUser, RoomId, RoomKind, Timestamp, UserId,
@@ -167,7 +167,7 @@ impl Room {
                 .await
                 .expect("no room actor");
             room.send(Post {
-                sender: self.sender,
+                by: By::Member(self.sender),
                 message,
             })
             .await

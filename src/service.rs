@@ -323,7 +323,28 @@ pub async fn search(app: &App, q: SearchQuery) -> Result<(Vec<SearchHit>, u64)> 
 pub async fn post_message(app: &App, room_id: RoomId, message: NewMessage) -> Result<Posted> {
     let sender = message.sender_id.unwrap_or_default();
     let room = room_actor(&app.registry, &app.store, room_id).await?;
-    room.send(Post { sender, message }).await?
+    room.send(Post {
+        by: By::Member(sender),
+        message,
+    })
+    .await?
+}
+
+/// Posts an announcement from the administrator into a room: a system
+/// message, stored and fanned out like any other.
+pub async fn announce(app: &App, room_id: RoomId, content: Option<&str>) -> Result<Posted> {
+    let mut c = Checker::default();
+    let content = c
+        .text("content", content, validate::MAX_CONTENT_CHARS)
+        .map(str::to_owned);
+    c.finish().map_err(Error::Validation)?;
+    let message = NewMessage::system(content.unwrap_or_default());
+    let room = room_actor(&app.registry, &app.store, room_id).await?;
+    room.send(Post {
+        by: By::Admin,
+        message,
+    })
+    .await?
 }
 
 /// The session behind a bearer token, if it is valid now.

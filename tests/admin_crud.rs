@@ -516,6 +516,39 @@ async fn messages_across_rooms_and_in_one() {
         )
         .await;
     assert_eq!(status, 405);
+
+    // An announcement: a system message, live to the room's members.
+    let (status, body) = adm
+        .post(
+            &format!("/api/admin/rooms/{room}/messages"),
+            json!({"content": "maintenance at noon"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["type"], "system");
+    assert!(body["data"]["senderId"].is_null());
+    let live = bob_ws.next_of("message_created").await;
+    assert_eq!(live["message"]["content"], "maintenance at noon");
+    for (path, body, expected) in [
+        (
+            format!("/api/admin/rooms/{room}/messages"),
+            json!({"content": ""}),
+            422,
+        ),
+        (
+            format!("/api/admin/rooms/{room}/messages"),
+            json!({"content": "x", "senderId": 1}),
+            422,
+        ),
+        (
+            "/api/admin/rooms/999/messages".to_owned(),
+            json!({"content": "x"}),
+            404,
+        ),
+    ] {
+        let (status, resp) = adm.post(&path, body).await;
+        assert_eq!(status, expected, "{path}: {resp}");
+    }
 }
 
 #[tokio::test]

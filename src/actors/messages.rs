@@ -209,7 +209,8 @@ pub struct EndSessions {
 #[derive(Message)]
 #[rtype(result = "Result<Posted, Error>")]
 pub struct Post {
-    pub sender: UserId,
+    /// A member, or the administrator (whose posts are system messages).
+    pub by: By,
     pub message: NewMessage,
 }
 

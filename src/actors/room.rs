@@ -549,7 +549,11 @@ impl Handler<Post> for RoomActor {
     type Result = ResponseFuture<Result<Posted, Error>>;
 
     fn handle(&mut self, msg: Post, ctx: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.check_poster(msg.sender) {
+        let allowed = match msg.by {
+            By::Member(sender) => self.check_poster(sender),
+            By::Admin => self.caller_role(By::Admin).map(|_| ()),
+        };
+        if let Err(e) = allowed {
             return Box::pin(async { Err(e) });
         }
         let outcome = self.enqueue(RoomOp::Post(msg.message), ctx);

@@ -196,7 +196,7 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     (
         "/api/admin/rooms/{id}/messages",
         Route::AdminRoomMessages,
-        &[Method::GET],
+        &[Method::GET, Method::POST],
     ),
     ("/api/admin/messages", Route::AdminMessages, &[Method::GET]),
     (
@@ -349,6 +349,7 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AdminParticipants, _) => admin::participants::list(ctx).await,
         (Route::AdminParticipant, Method::PATCH) => admin::participants::update(ctx).await,
         (Route::AdminParticipant, _) => admin::participants::remove(ctx).await,
+        (Route::AdminRoomMessages, Method::POST) => admin::messages::create(ctx).await,
         (Route::AdminRoomMessages, _) => admin::messages::list_room(ctx).await,
         (Route::AdminMessages, _) => admin::messages::list(ctx).await,
         (Route::AdminMessage, Method::DELETE) => admin::messages::delete(ctx).await,

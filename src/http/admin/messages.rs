@@ -44,6 +44,23 @@ pub async fn get(ctx: Ctx) -> Result<Reply> {
     Ok(Reply::ok(&named_message(&ctx).await?))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Announcement {
+    content: Option<String>,
+}
+
+/// POST /api/admin/rooms/{id}/messages {content} — an announcement: a
+/// system message (no sender) in the room, fanned out live. 201.
+pub async fn create(ctx: Ctx) -> Result<Reply> {
+    ctx.admin()?;
+    let room = ctx.id("id", "room")?;
+    let body: Announcement = ctx.json()?;
+    let posted = service::announce(&ctx.app, room, body.content.as_deref()).await?;
+    let location = format!("/api/admin/messages/{}", posted.message.message_id);
+    Ok(Reply::created(&posted.message, location))
+}
+
 /// DELETE /api/admin/messages/{messageId} — deletes it for everyone, as a
 /// room moderator would: a tombstone keeps its seq, members get
 /// `message_deleted`. Answers the tombstone.
