@@ -158,6 +158,7 @@ impl Room {
             reply_id: None,
             forward_of: None,
             file_id: None,
+            preview: None,
             created_at: Timestamp::now(),
         };
         let start = Instant::now();
@@ -227,6 +228,7 @@ fn announcement() -> Announce {
         reply_id: None,
         forward_of: None,
         file_id: None,
+        preview: None,
         created_at: Timestamp::now(),
     }
     .into_message(1, 1);

@@ -40,6 +40,7 @@ fn create_message_bincode() -> Vec<u8> {
             reply_id: None,
             forward_of: None,
             file_id: None,
+            preview: None,
         },
     })
 }
@@ -56,6 +57,7 @@ fn message() -> Message {
         reply_id: Some("0190a1b1-ffff-7000-8000-000000000001".to_owned()),
         forward_of: None,
         file_id: None,
+        preview: None,
         created_at: Timestamp(1_718_541_370_123),
         edited_at: None,
         deleted: false,

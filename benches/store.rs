@@ -54,6 +54,7 @@ fn new_message(sender: UserId, i: u64) -> NewMessage {
         reply_id: None,
         forward_of: None,
         file_id: None,
+        preview: None,
         created_at: Timestamp::now(),
     }
 }

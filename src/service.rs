@@ -10,9 +10,9 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker, FieldError};
 use crate::model::{
-    ChangedMessage, FileId, Message, MessageChange, MessageKind, NewMessage, NewRoom, NewUser,
-    Role, RoomDetails, RoomId, RoomKind, SearchHit, SearchQuery, Session, StoredFile, Timestamp,
-    User, UserId, UserPatch,
+    ChangedMessage, FileId, LinkPreview, Message, MessageChange, MessageKind, NewMessage, NewRoom,
+    NewUser, Role, RoomDetails, RoomId, RoomKind, SearchHit, SearchQuery, Session, StoredFile,
+    Timestamp, User, UserId, UserPatch,
 };
 use crate::protocol::ServerFrame;
 
@@ -115,6 +115,8 @@ pub struct MessageRequest {
     pub forward_of: Option<String>,
     /// An uploaded file the sender may read; the message carries it.
     pub file_id: Option<FileId>,
+    /// For a link: what it points at, as the client saw it.
+    pub preview: Option<LinkPreview>,
 }
 
 /// [`new_message`], after looking up the message a forward copies. Only a
@@ -190,7 +192,12 @@ pub fn new_message(
                 validate::MAX_CONTENT_CHARS,
             )
             .map(str::to_owned),
-        Some(_) if req.content.is_some() || req.kind.is_some() || req.file_id.is_some() => {
+        Some(_)
+            if req.content.is_some()
+                || req.kind.is_some()
+                || req.file_id.is_some()
+                || req.preview.is_some() =>
+        {
             c.push(FieldError::new(
                 "content",
                 "forward",
@@ -211,6 +218,7 @@ pub fn new_message(
     let kind = match req.kind.as_deref() {
         None if file.is_some_and(StoredFile::is_image) => MessageKind::Image,
         None if file.is_some() => MessageKind::File,
+        None if req.preview.is_some() => MessageKind::Link,
         None => original.as_ref().map_or(MessageKind::Text, |m| m.kind),
         Some(k) => match MessageKind::parse(k) {
             Some(kind) if kind != MessageKind::System => kind,
@@ -239,6 +247,16 @@ pub fn new_message(
             ));
         }
     }
+    if let Some(preview) = &req.preview {
+        if kind != MessageKind::Link {
+            c.push(FieldError::new(
+                "preview",
+                "not_link",
+                "a preview belongs to a message of type link",
+            ));
+        }
+        check_preview(&mut c, preview);
+    }
     let message_id = validate::message_id(&mut c, req.message_id.as_deref());
     let reply_id = match req.reply_id.as_deref() {
         None => None,
@@ -263,9 +281,42 @@ pub fn new_message(
         content: content.unwrap_or_default(),
         reply_id,
         file_id: original.as_ref().map_or(file.map(|f| f.id), |m| m.file_id),
+        preview: match &original {
+            Some(m) => m.preview.clone(),
+            None => req.preview,
+        },
         forward_of: original.map(|m| m.message_id),
         created_at: Timestamp::now(),
     })
+}
+
+/// Longest URL a preview keeps.
+const MAX_URL_CHARS: usize = 2048;
+
+/// A preview is the client's word, so only its shape is checked: web URLs
+/// (nothing a browser would run, like `javascript:`) and bounded texts.
+fn check_preview(c: &mut Checker, p: &LinkPreview) {
+    let web_url = |name: &str, url: &str, c: &mut Checker| {
+        let ok = url.chars().count() <= MAX_URL_CHARS
+            && (url.starts_with("https://") || url.starts_with("http://"))
+            && url
+                .parse::<hyper::Uri>()
+                .is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()));
+        if !ok {
+            c.push(FieldError::new(
+                name,
+                "url",
+                format!("{name} must be an http(s) URL of at most {MAX_URL_CHARS} characters"),
+            ));
+        }
+    };
+    web_url("preview.url", &p.url, c);
+    if let Some(image) = &p.image_url {
+        web_url("preview.imageUrl", image, c);
+    }
+    c.optional_text("preview.title", p.title.as_deref(), 256);
+    c.optional_text("preview.description", p.description.as_deref(), 1024);
+    c.optional_text("preview.siteName", p.site_name.as_deref(), 128);
 }
 
 /// Checks new content for an edit.

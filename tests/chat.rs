@@ -546,6 +546,7 @@ async fn bincode_clients_share_rooms_with_json_clients() {
             reply_id: None,
             forward_of: None,
             file_id: None,
+            preview: None,
         },
     };
     a.send(WsMessage::Binary(binary::encode_client(&frame).into()))

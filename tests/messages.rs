@@ -527,3 +527,99 @@ async fn a_restart_indexes_what_a_crash_left_unindexed() {
         ["a happy seal"]
     );
 }
+
+#[tokio::test]
+async fn link_previews_are_kept_as_sent_and_checked_for_shape() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let room = api.room(&alice, &[&bob]).await;
+    let mut bob_ws = Ws::connect(&server, &bob).await;
+    let preview = json!({
+        "url": "https://example.org/post",
+        "title": "A post",
+        "description": "What it says",
+        "imageUrl": "https://example.org/cover.png"
+    });
+    let (status, body) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &alice.token,
+            json!({"content": "look: https://example.org/post", "preview": preview}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["data"]["type"], "link",
+        "a preview makes a link message"
+    );
+    assert_eq!(body["data"]["preview"]["title"], "A post");
+    let live = bob_ws.next_of("message_created").await;
+    assert_eq!(
+        live["message"]["preview"]["imageUrl"],
+        "https://example.org/cover.png"
+    );
+    let history = api.history(&bob, room).await;
+    assert_eq!(
+        history.last().unwrap()["preview"]["url"],
+        "https://example.org/post"
+    );
+
+    for (bad, field) in [
+        (
+            json!({"content": "x", "type": "text", "preview": {"url": "https://a.b"}}),
+            "preview",
+        ),
+        (
+            json!({"content": "x", "preview": {"url": "javascript:alert(1)"}}),
+            "preview.url",
+        ),
+        (
+            json!({"content": "x", "preview": {"url": "https://a.b", "imageUrl": "data:x"}}),
+            "preview.imageUrl",
+        ),
+        (
+            json!({"content": "x", "preview": {"url": "https://a.b", "title": "t".repeat(300)}}),
+            "preview.title",
+        ),
+    ] {
+        let (status, body) = api
+            .post(
+                &format!("/api/rooms/{room}/messages"),
+                &alice.token,
+                bad.clone(),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["name"], field, "{body}");
+    }
+    let (status, _) = api
+        .post(
+            &format!("/api/rooms/{room}/messages"),
+            &alice.token,
+            json!({"content": "x", "preview": {"url": "https://a.b", "favicon": "x"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "unknown preview fields are refused");
+
+    // Deleting for everyone removes the preview with the body.
+    let id = body_id(&history);
+    let (status, body) = api
+        .call(
+            "DELETE",
+            &format!("/api/rooms/{room}/messages/{id}"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["preview"].is_null());
+}
+
+fn body_id(history: &[serde_json::Value]) -> String {
+    history.last().unwrap()["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

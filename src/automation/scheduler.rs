@@ -97,6 +97,7 @@ async fn post(app: &App, scheduled: ScheduledMessage) -> Result<u64, Error> {
         reply_id: None,
         forward_of: None,
         file_id: None,
+        preview: None,
         created_at: Timestamp::now(),
     };
     let posted = service::post_message(app, scheduled.room_id, message).await?;

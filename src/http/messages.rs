@@ -7,7 +7,9 @@ use super::response::Reply;
 use super::users::limit;
 use crate::actors::messages::By;
 use crate::error::{Error, Result};
-use crate::model::{FileId, HistoryCursor, MessageChange, RoomId, SearchQuery, Seq, UserId};
+use crate::model::{
+    FileId, HistoryCursor, LinkPreview, MessageChange, RoomId, SearchQuery, Seq, UserId,
+};
 use crate::service::{self, MessageRequest};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,7 @@ pub(super) struct CreateMessage {
     reply_id: Option<String>,
     forward_of: Option<String>,
     file_id: Option<FileId>,
+    preview: Option<LinkPreview>,
 }
 
 impl CreateMessage {
@@ -36,6 +39,7 @@ impl CreateMessage {
             reply_id: self.reply_id,
             forward_of: self.forward_of,
             file_id: self.file_id,
+            preview: self.preview,
         };
         let message = service::message_from_request(&ctx.app, sender, req).await?;
         let posted = service::post_message(&ctx.app, room, message).await?;

@@ -229,6 +229,8 @@ pub struct Message {
     pub forward_of: Option<String>,
     /// The uploaded file this message carries (images, files, audio...).
     pub file_id: Option<FileId>,
+    /// A link message's preview, as its sender described it.
+    pub preview: Option<LinkPreview>,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     /// A tombstone: the body is gone, the seq stays so history has no gap.
@@ -272,7 +274,24 @@ pub struct NewMessage {
     pub reply_id: Option<String>,
     pub forward_of: Option<String>,
     pub file_id: Option<FileId>,
+    pub preview: Option<LinkPreview>,
     pub created_at: Timestamp,
+}
+
+/// What a link points at, as the sending client saw it. The server never
+/// fetches the page; it keeps what the client sent, checked for shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkPreview {
+    pub url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub site_name: Option<String>,
 }
 
 impl NewMessage {
@@ -285,6 +304,7 @@ impl NewMessage {
             reply_id: None,
             forward_of: None,
             file_id: None,
+            preview: None,
             created_at: Timestamp::now(),
         }
     }
@@ -300,6 +320,7 @@ impl NewMessage {
             reply_id: self.reply_id,
             forward_of: self.forward_of,
             file_id: self.file_id,
+            preview: self.preview,
             created_at: self.created_at,
             edited_at: None,
             deleted: false,

@@ -523,6 +523,7 @@ impl Reader {
                 reply_id,
                 forward_of,
                 file_id,
+                preview,
             } => {
                 let req = MessageRequest {
                     message_id,
@@ -531,6 +532,7 @@ impl Reader {
                     reply_id,
                     forward_of,
                     file_id,
+                    preview,
                 };
                 self.create_message(room_id, req, rid.clone()).await
             }

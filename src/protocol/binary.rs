@@ -11,7 +11,8 @@ use super::{
     TypingState, MAX_FRAME_BYTES,
 };
 use crate::model::{
-    FileId, Message, Participant, Rev, Room, RoomDetails, RoomId, Seq, Timestamp, UserId,
+    FileId, LinkPreview, Message, Participant, Rev, Room, RoomDetails, RoomId, Seq, Timestamp,
+    UserId,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,7 @@ pub enum ActionBin {
         reply_id: Option<String>,
         forward_of: Option<String>,
         file_id: Option<FileId>,
+        preview: Option<LinkPreview>,
     },
     EditMessage {
         room_id: RoomId,
@@ -97,6 +99,7 @@ impl From<ActionBin> for Action {
                 reply_id,
                 forward_of,
                 file_id,
+                preview,
             } => Action::CreateMessage {
                 room_id,
                 message_id,
@@ -105,6 +108,7 @@ impl From<ActionBin> for Action {
                 reply_id,
                 forward_of,
                 file_id,
+                preview,
             },
             ActionBin::EditMessage {
                 room_id,
@@ -279,8 +283,10 @@ pub enum AckBin {
     Authenticated {
         user_id: UserId,
     },
+    /// Boxed: a message is far larger than the other acks (bincode encodes
+    /// a box as its contents, so the wire format is the same).
     Message {
-        message: Message,
+        message: Box<Message>,
     },
     Room {
         room: Room,
@@ -338,7 +344,7 @@ impl From<&AckBody<'_>> for AckBin {
         match body {
             AckBody::Authenticated { user_id } => AckBin::Authenticated { user_id: *user_id },
             AckBody::Message { message } => AckBin::Message {
-                message: (*message).clone(),
+                message: Box::new((*message).clone()),
             },
             AckBody::Room { room } => {
                 let (room, participants) = details(room);
@@ -507,6 +513,7 @@ mod tests {
                 reply_id: None,
                 forward_of: None,
                 file_id: None,
+                preview: None,
             },
         };
         let decoded = decode(&encode_client(&frame)).unwrap();
@@ -537,6 +544,7 @@ mod tests {
             reply_id: None,
             forward_of: None,
             file_id: None,
+            preview: None,
             created_at: Timestamp(1_718_541_296_789),
         }
         .into_message(1, 2);

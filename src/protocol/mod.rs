@@ -7,7 +7,9 @@
 pub mod binary;
 
 use crate::error::Error;
-use crate::model::{FileId, Message, Rev, RoomDetails, RoomId, Seq, Timestamp, UserId};
+use crate::model::{
+    FileId, LinkPreview, Message, Rev, RoomDetails, RoomId, Seq, Timestamp, UserId,
+};
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -107,6 +109,8 @@ pub enum Action {
         forward_of: Option<String>,
         #[serde(default, deserialize_with = "optional_id")]
         file_id: Option<FileId>,
+        #[serde(default)]
+        preview: Option<LinkPreview>,
     },
     #[serde(rename_all = "camelCase")]
     EditMessage {

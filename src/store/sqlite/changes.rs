@@ -64,6 +64,8 @@ pub fn apply(
             }
             messages::tombstone(conn, room, m.seq, at, rev)?;
             m.content.clear();
+            m.preview = None;
+            m.file_id = None;
             m.deleted = true;
             m.deleted_at = Some(at);
         }

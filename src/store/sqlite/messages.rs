@@ -11,10 +11,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, \
-     created_at, forward_of, edited_at, deleted_at, rev, file_id";
+     created_at, forward_of, edited_at, deleted_at, rev, file_id, preview";
 /// How many columns [`COLUMNS`] names: a query selecting more after them
 /// reads those from this index on.
-pub(super) const COLUMN_COUNT: usize = 13;
+pub(super) const COLUMN_COUNT: usize = 14;
 
 /// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
 /// table. The model only ever holds validated or generated UUIDs.
@@ -61,6 +61,11 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
         deleted_at: deleted_at.map(Timestamp),
         rev: r.get(11)?,
         file_id: r.get(12)?,
+        // Written only from a checked LinkPreview; unreadable JSON would
+        // be a bug, and then no preview is better than no message.
+        preview: r
+            .get::<_, Option<String>>(13)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
         reactions: Vec::new(),
         status: MessageStatus::Success,
     })
@@ -187,8 +192,8 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
         .prepare_cached(
             "INSERT INTO messages
              (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at, forward_of,
-              file_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+              file_id, preview)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (message_id) DO NOTHING",
         )?
         .execute(params![
@@ -201,7 +206,10 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
             reply_id,
             m.created_at.millis(),
             forward_of,
-            m.file_id
+            m.file_id,
+            m.preview
+                .as_ref()
+                .and_then(|p| serde_json::to_string(p).ok())
         ]);
     match result {
         Ok(n) => Ok(n == 1),
@@ -269,7 +277,7 @@ pub fn tombstone(
     rev: Rev,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "UPDATE messages SET content = '', deleted_at = ?3, rev = ?4
+        "UPDATE messages SET content = '', preview = NULL, file_id = NULL, deleted_at = ?3, rev = ?4
          WHERE room_id = ?1 AND seq = ?2",
     )?
     .execute(params![room, seq, at.millis(), rev])?;

@@ -94,6 +94,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         11,
         include_str!("../../../data/migrations/0011_scheduled.sql"),
     ),
+    (
+        12,
+        include_str!("../../../data/migrations/0012_link_preview.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -711,6 +715,7 @@ mod tests {
             reply_id: None,
             forward_of: None,
             file_id: None,
+            preview: None,
             created_at: Timestamp::now(),
         })
     }
