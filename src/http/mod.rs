@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod bot;
+mod channels;
 mod contacts;
 mod context;
 mod events;

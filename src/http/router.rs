@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::{
-    admin, auth, bot, contacts, events, files, health, messages, phone, rooms, scheduled, sessions,
-    test_clock, users,
+    admin, auth, bot, channels, contacts, events, files, health, messages, phone, rooms, scheduled,
+    sessions, test_clock, users,
 };
 use crate::error::{Error, Result};
 use hyper::Method;
@@ -64,6 +64,9 @@ pub enum Route {
     ContactChart,
     TestClock,
     ScheduledMessages,
+    Channels,
+    Channel,
+    ChannelRating,
     ScheduledMessage,
     Message,
     Reaction,
@@ -152,6 +155,13 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         &[Method::GET],
     ),
     ("/api/test/clock", Route::TestClock, &[Method::POST]),
+    ("/api/channels", Route::Channels, &[Method::GET]),
+    ("/api/channels/{id}", Route::Channel, &[Method::GET]),
+    (
+        "/api/channels/{id}/rating",
+        Route::ChannelRating,
+        &[Method::PUT],
+    ),
     (
         "/api/scheduled-messages",
         Route::ScheduledMessages,
@@ -330,6 +340,9 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::ContactAnalysis, _) => contacts::analysis(ctx).await,
         (Route::ContactChart, _) => contacts::chart(ctx).await,
         (Route::TestClock, _) => test_clock::advance(ctx).await,
+        (Route::Channels, _) => channels::list(ctx).await,
+        (Route::Channel, _) => channels::get(ctx).await,
+        (Route::ChannelRating, _) => channels::rate(ctx).await,
         (Route::ScheduledMessages, Method::POST) => scheduled::create(ctx).await,
         (Route::ScheduledMessages, _) => scheduled::list(ctx).await,
         (Route::ScheduledMessage, Method::PATCH) => scheduled::update(ctx).await,

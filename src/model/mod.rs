@@ -1,6 +1,7 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
 mod bot;
+mod channel;
 mod contact;
 mod file;
 pub mod phone;
@@ -10,6 +11,7 @@ mod time;
 pub mod validate;
 
 pub use self::bot::*;
+pub use self::channel::Channel;
 pub use self::contact::{Contact, ContactActivity, ConversationEvent};
 pub use self::file::{FileId, NewFile, StoredFile};
 pub use self::schedule::{NewScheduled, ScheduleStatus, ScheduledMessage, SendOutcome};

@@ -16,11 +16,12 @@ pub use sqlite::{ROOM_FILTER_FIELDS, USER_FILTER_FIELDS};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, ChangedMessage, Contact, ContactActivity, ConversationEvent,
-    Counts, Delivery, FileId, HistoryCursor, Message, MessageChange, NewBot, NewFile, NewMessage,
-    NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room,
-    RoomDetails, RoomId, RoomPatch, ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq,
-    Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    AttemptOutcome, Bot, BotPatch, ChangedMessage, Channel, Contact, ContactActivity,
+    ConversationEvent, Counts, Delivery, FileId, HistoryCursor, Message, MessageChange, NewBot,
+    NewFile, NewMessage, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev,
+    Role, Room, RoomDetails, RoomId, RoomPatch, ScheduledMessage, SearchHit, SearchQuery,
+    SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
+    WebhookWork,
 };
 use crate::query::Filter;
 use list::{ListQuery, Page};
@@ -251,6 +252,14 @@ pub trait Store: Send + Sync + 'static {
         contact: UserId,
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<ConversationEvent>>;
+
+    // ---- channels ----
+    /// A page of the channels `user` is in, and their number.
+    fn channels(&self, user: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Channel>, u64)>;
+    /// A channel `user` is in; `None` for any other room.
+    fn channel(&self, user: UserId, room: RoomId) -> StoreResult<Option<Channel>>;
+    /// Sets `user`'s rating (0–99) of a channel they are in.
+    fn rate_channel(&self, user: UserId, room: RoomId, rate: u8) -> StoreResult<()>;
 
     // ---- scheduled messages (the message queue) ----
     fn create_scheduled(&self, new: &NewScheduled) -> StoreResult<ScheduledMessage>;

@@ -5,6 +5,7 @@
 mod admin;
 mod bots;
 mod changes;
+mod channels;
 mod contacts;
 mod files;
 mod filtered;
@@ -27,11 +28,11 @@ use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResul
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, Contact, ContactActivity, ConversationEvent, Counts, Delivery,
-    FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewScheduled, NewSession, NewUser,
-    NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, ScheduledMessage,
-    SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId,
-    UserPatch, WebhookTarget, WebhookWork,
+    AttemptOutcome, Bot, BotPatch, Channel, Contact, ContactActivity, ConversationEvent, Counts,
+    Delivery, FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewScheduled, NewSession,
+    NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch,
+    ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -97,6 +98,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         12,
         include_str!("../../../data/migrations/0012_link_preview.sql"),
+    ),
+    (
+        13,
+        include_str!("../../../data/migrations/0013_channel_ratings.sql"),
     ),
 ];
 
@@ -412,6 +417,16 @@ impl Store for SqliteStore {
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<ConversationEvent>> {
         contacts::conversation(&*self.conn()?, owner, contact, since)
+    }
+
+    fn channels(&self, user: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Channel>, u64)> {
+        channels::page(&*self.conn()?, user, offset, limit)
+    }
+    fn channel(&self, user: UserId, room: RoomId) -> StoreResult<Option<Channel>> {
+        channels::one(&*self.conn()?, user, room)
+    }
+    fn rate_channel(&self, user: UserId, room: RoomId, rate: u8) -> StoreResult<()> {
+        channels::rate(&*self.conn()?, user, room, rate)
     }
 
     fn create_scheduled(&self, new: &NewScheduled) -> StoreResult<ScheduledMessage> {
