@@ -42,7 +42,8 @@
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.
 //! - [`automation`] — work done on a user's behalf on the automation
-//!   clock: the scheduler that posts scheduled messages exactly once.
+//!   clock: the scheduler that posts scheduled messages exactly once. It
+//!   sits beside `service` (it posts through it), not among the actors.
 //! - [`clock`] — the time automation runs on: the system clock, which a
 //!   server started with `--test-clock` lets tests move forward.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
@@ -50,9 +51,8 @@
 //! - [`webhooks`] — bots' outgoing webhooks: a task that reads new
 //!   messages after per-(bot, room) cursors and POSTs them, HMAC-signed,
 //!   with retries; room actors nudge it through a bounded channel.
-//! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest).
-//! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest);
-//!   phone login's one-time codes (HMAC'd at rest), the SMS senders (log
+//! - [`auth`] — argon2id passwords and bearer tokens (hashed at rest); the
+//!   Management API's administrator and its in-memory tokens; phone login's one-time codes (HMAC'd at rest), the SMS senders (log
 //!   file or HTTP webhook) and the outbox task that delivers SMS from the
 //!   `sms_outbox` table with retries.
 //! - [`error`] — the crate error and the ONE mapping to HTTP statuses,
