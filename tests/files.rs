@@ -400,3 +400,24 @@ async fn a_file_posted_in_a_room_is_readable_by_its_members_only() {
     assert_eq!(fetch(&api, &bob, &path).await.status(), 404);
     assert_eq!(fetch(&api, &alice, &path).await.status(), 200);
 }
+
+#[tokio::test]
+async fn markup_is_never_served_as_a_page() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let page = b"<html><script>alert(document.cookie)</script></html>".to_vec();
+    let resp = upload(&api, &alice, page, "page.html", "text/html").await;
+    assert_eq!(resp.status(), 201);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let resp = fetch(&api, &alice, &format!("/api/files/{}", body["data"]["id"])).await;
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(h["content-type"], "application/octet-stream");
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    assert_eq!(h["content-security-policy"], "sandbox; default-src 'none'");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+}

@@ -71,7 +71,10 @@ async fn phone_login_end_to_end_with_the_log_sender() {
     let data = &body["data"];
     let user_id = data["user"]["id"].as_i64().unwrap();
     assert_eq!(location, format!("/api/users/{user_id}"));
-    assert_eq!(data["user"]["login"], ALICE);
+    // The number is never shown to others: not as login, not as name.
+    let shown = format!("{}{}", data["user"]["login"], data["user"]["name"]);
+    assert!(!shown.contains(&ALICE[1..]), "{shown}");
+    assert!(data["user"]["login"].as_str().unwrap().starts_with('u'));
     assert_eq!(data["deviceId"], "pixel");
     let token = data["token"].as_str().unwrap().to_owned();
 

@@ -1,9 +1,8 @@
 -- palaver schema, version 2: phone login with one-time codes.
 
--- A phone-only user's login is their E.164 number (password logins cannot
--- contain '+', so the two never collide) and their password hash is one
--- that never verifies. UNIQUE through an index: ALTER TABLE cannot add a
--- UNIQUE column.
+-- A phone-only user's number is kept here, in E.164, and nowhere a
+-- stranger sees it; their password hash is one that never verifies.
+-- UNIQUE through an index: ALTER TABLE cannot add a UNIQUE column.
 ALTER TABLE users ADD COLUMN phone TEXT;
 CREATE UNIQUE INDEX users_phone ON users(phone) WHERE phone IS NOT NULL;
 

@@ -15,6 +15,13 @@ CREATE TABLE rooms_new (
 );
 INSERT INTO rooms_new (id, kind, name, public, creator_id, direct_key, created_at)
     SELECT id, kind, name, public, creator_id, direct_key, created_at FROM rooms;
+-- Keep the id high-water mark: ids of deleted rooms are never given out
+-- again (a client may still hold one).
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'rooms_new', seq FROM sqlite_sequence
+     WHERE name = 'rooms' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'rooms_new');
+UPDATE sqlite_sequence SET seq = max(seq, (SELECT seq FROM sqlite_sequence WHERE name = 'rooms'))
+    WHERE name = 'rooms_new';
 DROP TABLE rooms;
 ALTER TABLE rooms_new RENAME TO rooms;
 CREATE INDEX rooms_public ON rooms(public) WHERE public = 1;

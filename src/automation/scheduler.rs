@@ -73,18 +73,28 @@ async fn send_due(app: &App) -> Result<Round, Error> {
         .run(move |s| s.claim_due_scheduled(now, BATCH))
         .await?;
     let full = due.len() as u32 == BATCH;
+    let mut retry = false;
     for scheduled in due {
         let id = scheduled.id;
         let outcome = match post(app, scheduled).await {
             Ok(seq) => SendOutcome::Sent(seq),
-            Err(e) if is_passing(&e) => return Ok(Round::Retry),
+            // Left claimed: the next round takes it again (and the repeated
+            // post is idempotent). The rest of the batch goes on.
+            Err(e) if is_passing(&e) => {
+                retry = true;
+                continue;
+            }
             Err(e) => SendOutcome::Failed(e.reason()),
         };
         app.store
             .run(move |s| s.finish_scheduled(id, &outcome))
             .await?;
     }
-    Ok(if full { Round::More } else { Round::Done })
+    Ok(match (retry, full) {
+        (true, _) => Round::Retry,
+        (false, true) => Round::More,
+        (false, false) => Round::Done,
+    })
 }
 
 /// Posts it as its author, through the room like any message.
@@ -105,10 +115,8 @@ async fn post(app: &App, scheduled: ScheduledMessage) -> Result<u64, Error> {
 }
 
 /// Failures worth another try: the server was busy or stopping. Anything
-/// else (the author left the room, the room is gone) is final.
+/// else (the author left the room, the room is gone, a store failure that
+/// would repeat) is final, so one bad row never holds up the queue.
 fn is_passing(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Overloaded(_) | Error::ShuttingDown | Error::Internal(_)
-    )
+    matches!(e, Error::Overloaded(_) | Error::ShuttingDown)
 }

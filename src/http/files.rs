@@ -195,14 +195,29 @@ pub async fn download(ctx: Ctx) -> Result<Reply> {
             &format!("bytes {a}-{b}/{size}"),
         );
     }
-    set(&mut resp, header::CONTENT_TYPE, &content_type);
+    // Only media a browser shows without running anything go inline under
+    // their own type; anything else (HTML, XML, SVG, ...) could run as a
+    // page on this origin, so it is a download of opaque bytes.
+    let inline_ok = renders_safely(&content_type);
+    let served_type = if inline_ok {
+        content_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    set(&mut resp, header::CONTENT_TYPE, served_type);
+    // Whatever a browser makes of it, it runs no script and loads nothing.
+    set(
+        &mut resp,
+        header::CONTENT_SECURITY_POLICY,
+        "sandbox; default-src 'none'",
+    );
     set(&mut resp, header::CONTENT_LENGTH, &len.to_string());
     set(&mut resp, header::ETAG, &etag);
     set(&mut resp, header::ACCEPT_RANGES, "bytes");
     // The type was judged from the bytes; browsers must not guess another.
     set(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(&mut resp, header::CACHE_CONTROL, "private, max-age=86400");
-    let disposition = if q.download.unwrap_or(false) {
+    let disposition = if q.download.unwrap_or(false) || !inline_ok {
         "attachment"
     } else {
         "inline"
@@ -244,6 +259,14 @@ async fn variant_file(
     .map_err(|e| Error::Internal(format!("image task: {e}")))?
     .map_err(|e| Error::Internal(format!("rendering a variant of {}: {e}", file.sha256)))?;
     Ok(path)
+}
+
+/// Types a browser displays inline without running anything.
+fn renders_safely(content_type: &str) -> bool {
+    variant::is_image_type(content_type)
+        || content_type.starts_with("audio/")
+        || content_type.starts_with("video/")
+        || content_type == "application/pdf"
 }
 
 /// The one byte range asked for, as (first, last) inclusive; `None` to

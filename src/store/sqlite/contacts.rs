@@ -6,7 +6,7 @@ use crate::model::{
     Contact, ContactActivity, ConversationEvent, MessageKind, Timestamp, User, UserId,
 };
 use crate::store::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 /// The ids of ?1's contacts. Direct rooms are found through the
 /// participants index; a direct room's key is "lowId:highId".
@@ -49,7 +49,9 @@ pub fn add_by_phone(
     owner: UserId,
     phones: &[String],
 ) -> StoreResult<Vec<(String, Option<User>)>> {
-    let tx = conn.transaction()?;
+    // Immediate: the write lock is taken up front, so a read followed by a
+    // write cannot fail busy when the writer thread committed in between.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut found = Vec::with_capacity(phones.len());
     {
         let mut by_phone = tx.prepare_cached(&format!(

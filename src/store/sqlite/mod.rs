@@ -668,6 +668,8 @@ mod tests {
                 "PRAGMA user_version = 1;
                  INSERT INTO users (login, password_hash, name, created_at) VALUES ('a', '', 'A', 0);
                  INSERT INTO rooms (kind, name, public, creator_id, created_at) VALUES ('group', 'r', 0, 1, 0);
+                 INSERT INTO rooms (kind, name, public, creator_id, created_at) VALUES ('group', 'gone', 0, 1, 0);
+                 DELETE FROM rooms WHERE id = 2;
                  INSERT INTO participants (room_id, user_id, role, joined_at) VALUES (1, 1, 'owner', 0);",
             )
             .unwrap();
@@ -686,6 +688,18 @@ mod tests {
             SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
         assert!(store.room(1).unwrap().is_some());
         store.flush_and_stop();
+        drop(store);
+        // The rebuilt table keeps the id high-water mark: room 2 was
+        // deleted before the migration and its id is never given out again.
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let seq: i64 = conn
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'rooms'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(seq, 2);
     }
 
     fn tables(conn: &Connection) -> Vec<String> {

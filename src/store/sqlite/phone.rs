@@ -133,8 +133,12 @@ pub fn login(conn: &mut Connection, login: &PhoneLogin) -> StoreResult<PhoneLogi
     let columns = users::COLUMNS;
     let inserted = tx
         .prepare_cached(&format!(
+            // The number stays private: the login is random ('u' and 16
+            // hex digits, a valid login nobody picks) and the name neutral;
+            // the user changes both like anyone else.
             "INSERT INTO users (login, password_hash, name, avatar, created_at, phone)
-             VALUES (?1, ?2, ?1, NULL, ?3, ?1) ON CONFLICT DO NOTHING RETURNING {columns}"
+             VALUES ('u' || lower(hex(randomblob(8))), ?2, 'New user', NULL, ?3, ?1)
+             ON CONFLICT DO NOTHING RETURNING {columns}"
         ))?
         .query_row(
             params![login.phone, login.new_user_password_hash, now.millis()],
