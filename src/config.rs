@@ -122,6 +122,14 @@ pub struct Settings {
     /// Time a webhook receiver gets to connect and answer, in ms [default: 10000]
     #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT_MS")]
     pub webhook_timeout_ms: Option<u64>,
+    /// Let bot webhooks post to loopback, private and link-local addresses (receivers on this host or LAN) [default: off]
+    #[arg(
+        long,
+        env = "PALAVER_WEBHOOK_ALLOW_PRIVATE_HOSTS",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub webhook_allow_private_hosts: Option<bool>,
 }
 
 impl Settings {
@@ -174,6 +182,9 @@ impl Settings {
             webhook_retry_base_ms: self.webhook_retry_base_ms.or(other.webhook_retry_base_ms),
             webhook_max_attempts: self.webhook_max_attempts.or(other.webhook_max_attempts),
             webhook_timeout_ms: self.webhook_timeout_ms.or(other.webhook_timeout_ms),
+            webhook_allow_private_hosts: self
+                .webhook_allow_private_hosts
+                .or(other.webhook_allow_private_hosts),
         }
     }
 
@@ -232,6 +243,8 @@ pub struct Config {
     pub webhook_max_attempts: u32,
     /// Connect-and-answer deadline of one webhook request (ms).
     pub webhook_timeout_ms: u64,
+    /// Whether webhooks may target internal addresses (off: no SSRF).
+    pub webhook_allow_private_hosts: bool,
 }
 
 /// The administrator's login. Debug output hides the password, so the
@@ -385,6 +398,7 @@ impl Config {
             webhook_retry_base_ms: s.webhook_retry_base_ms.unwrap_or(1000),
             webhook_max_attempts: s.webhook_max_attempts.unwrap_or(12),
             webhook_timeout_ms: s.webhook_timeout_ms.unwrap_or(10_000),
+            webhook_allow_private_hosts: s.webhook_allow_private_hosts.unwrap_or(false),
         };
         if let Some(admin) = &config.admin {
             anyhow::ensure!(

@@ -270,7 +270,11 @@ fn verified(hit: &Hit, secret: &str) -> Value {
 #[tokio::test]
 async fn webhooks_are_signed_retried_and_visible_to_the_admin() {
     let mut args = ADMIN_ARGS.to_vec();
-    args.extend(["--webhook-retry-base-ms", "50"]);
+    args.extend([
+        "--webhook-retry-base-ms",
+        "50",
+        "--webhook-allow-private-hosts",
+    ]);
     // `server` is bound so that it lives until the end of the test.
     let Pair {
         server: _server,
@@ -405,6 +409,7 @@ async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_goes_on() {
         "20",
         "--webhook-max-attempts",
         "2",
+        "--webhook-allow-private-hosts",
     ]);
     let Pair {
         server: _server,
@@ -449,7 +454,11 @@ async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_goes_on() {
 #[tokio::test]
 async fn neither_an_outage_nor_a_crash_loses_a_delivery() {
     let mut args = ADMIN_ARGS.to_vec();
-    args.extend(["--webhook-retry-base-ms", "50"]);
+    args.extend([
+        "--webhook-retry-base-ms",
+        "50",
+        "--webhook-allow-private-hosts",
+    ]);
     let Pair {
         mut server,
         api,
@@ -491,4 +500,29 @@ async fn neither_an_outage_nor_a_crash_loses_a_delivery() {
     let body = verified(&next_hit(&mut hits).await, &secret);
     assert_eq!(body["message"]["content"], "while down");
     assert_eq!(body["message"]["seq"], posted["seq"]);
+}
+
+#[tokio::test]
+async fn webhooks_may_not_point_into_the_servers_own_network() {
+    let server = TestServer::start_with(ADMIN_ARGS);
+    let api = Api::new(&server);
+    let (_, token) = make_bot(&api, "Nosy").await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://10.0.0.7/hook",
+    ] {
+        let (status, body) = api
+            .call(
+                "PUT",
+                "/api/bot/webhook",
+                Some(&token),
+                Some(json!({ "url": url })),
+            )
+            .await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["errors"][0]["name"], "url");
+    }
 }

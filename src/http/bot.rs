@@ -99,6 +99,59 @@ fn check_url(c: &mut Checker, url: Option<&str>) {
     }
 }
 
+/// Refuses a URL whose host is or resolves to a loopback, private,
+/// link-local or otherwise internal address: a bot must not make the
+/// server post into its own network.
+async fn refuse_internal(url: &str) -> Result<()> {
+    let refused = |why: &str| {
+        Error::validation(
+            "url",
+            "host",
+            format!("url {why}; the server posts only to public addresses unless started with --webhook-allow-private-hosts"),
+        )
+    };
+    let uri: hyper::Uri = url.parse().map_err(|_| refused("is not a URL"))?;
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    let port = uri.port_u16().unwrap_or(80);
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| refused("names a host that does not resolve"))?
+        .collect();
+    if addrs.is_empty() || addrs.iter().any(|a| is_internal(a.ip())) {
+        return Err(refused("points at an internal address"));
+    }
+    Ok(())
+}
+
+/// Addresses inside a host or its network, which no outside party owns.
+fn is_internal(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                // 100.64.0.0/10, carrier-grade NAT
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_internal(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    // fc00::/7 unique local, fe80::/10 link-local
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+            }
+        },
+    }
+}
+
 /// Sets the webhook of bot `id` from the body {url}: a new secret, and
 /// delivery of messages from now on.
 pub(super) async fn set_webhook(ctx: &Ctx, id: UserId) -> Result<Reply> {
@@ -106,6 +159,10 @@ pub(super) async fn set_webhook(ctx: &Ctx, id: UserId) -> Result<Reply> {
     let mut c = Checker::default();
     check_url(&mut c, body.url.as_deref());
     c.finish().map_err(Error::Validation)?;
+    let url = body.url.as_deref().unwrap_or_default().trim();
+    if !ctx.app.config.webhook_allow_private_hosts {
+        refuse_internal(url).await?;
+    }
     let hook = NewWebhook {
         url: body.url.unwrap_or_default().trim().to_owned(),
         secret: auth::new_token(),
@@ -141,4 +198,31 @@ pub async fn put_webhook(ctx: Ctx) -> Result<Reply> {
 pub async fn delete_webhook(ctx: Ctx) -> Result<Reply> {
     let id = bot_id(&ctx).await?;
     remove_webhook(&ctx, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_internal;
+
+    #[test]
+    fn internal_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1::1", "1.1.1.1"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
 }
