@@ -421,3 +421,25 @@ async fn markup_is_never_served_as_a_page() {
     assert_eq!(h["content-security-policy"], "sandbox; default-src 'none'");
     assert_eq!(h["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn variants_past_the_cache_cap_are_served_but_not_kept() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let resp = upload(&api, &alice, png(64, 32), "w.png", "image/png").await;
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let path = format!("/api/files/{}", body["data"]["id"]);
+    let sha = body["data"]["sha256"].as_str().unwrap().to_owned();
+    for w in 1..=24u32 {
+        let size = image_size(fetch(&api, &alice, &format!("{path}?w={w}")).await).await;
+        assert_eq!(size.0, w);
+    }
+    let cached = walk(&server.data_dir.join("files/variants").join(&sha)).len();
+    assert_eq!(cached, 16, "at most 16 cached variants per image");
+    let leftovers = walk(&server.data_dir.join("files/tmp"));
+    assert!(
+        leftovers.is_empty(),
+        "one-off variants are removed: {leftovers:?}"
+    );
+}

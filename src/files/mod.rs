@@ -67,12 +67,20 @@ impl Blobs {
         self.root.join(prefix).join(sha256)
     }
 
-    /// Where a cached variant of a blob lives.
+    /// Where a cached variant of a blob lives: one directory per blob, so
+    /// its variants can be counted.
     pub fn variant_path(&self, sha256: &str, key: &str) -> PathBuf {
-        self.root.join("variants").join(format!("{sha256}-{key}"))
+        self.root.join("variants").join(sha256).join(key)
     }
 
-    fn temp_path(&self) -> PathBuf {
+    /// How many variants of a blob are cached. Blocking.
+    pub fn variant_count(&self, sha256: &str) -> usize {
+        std::fs::read_dir(self.root.join("variants").join(sha256))
+            .map_or(0, |entries| entries.count())
+    }
+
+    /// A fresh path for a file that lives only while it is served.
+    pub fn temp_path(&self) -> PathBuf {
         self.root
             .join("tmp")
             .join(uuid::Uuid::new_v4().simple().to_string())

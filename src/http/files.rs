@@ -134,6 +134,8 @@ pub async fn download(ctx: Ctx) -> Result<Reply> {
     let wanted = Variant::parse(q.w, q.h, q.mode.as_deref())
         .map_err(|(name, code, message)| Error::validation(name, code, message))?;
     let original = ctx.app.blobs.path(&file.sha256);
+    // A variant made for this request only: unlinked once opened.
+    let mut one_off_variant = None;
     let (path, content_type, etag) = match wanted {
         None => (
             original,
@@ -141,7 +143,8 @@ pub async fn download(ctx: Ctx) -> Result<Reply> {
             format!("\"{}\"", file.sha256),
         ),
         Some(v) if file.is_image() => {
-            let path = variant_file(&ctx, &file, v, original.clone()).await?;
+            let (path, one_off) = variant_file(&ctx, &file, v, original.clone()).await?;
+            one_off_variant = one_off.then(|| path.clone());
             let content_type = variant::output_content_type(&original).to_owned();
             (
                 path,
@@ -169,6 +172,10 @@ pub async fn download(ctx: Ctx) -> Result<Reply> {
     let mut handle = tokio::fs::File::open(&path)
         .await
         .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
+    if let Some(one_off) = one_off_variant {
+        // Open files stay readable after the unlink (Unix).
+        let _ = tokio::fs::remove_file(one_off).await;
+    }
     let size = handle
         .metadata()
         .await
@@ -230,16 +237,22 @@ pub async fn download(ctx: Ctx) -> Result<Reply> {
     Ok(Reply::raw(resp))
 }
 
-/// The cached variant's path, rendering it first if needed.
+/// Most variants cached per image. Past it a variant is made for the one
+/// request and dropped, so looping over sizes cannot fill the disk.
+const MAX_CACHED_VARIANTS: usize = 16;
+
+/// The variant's path, rendering it first if needed, and whether it is a
+/// one-off to delete once opened (the image already has its share of
+/// cached variants).
 async fn variant_file(
     ctx: &Ctx,
     file: &StoredFile,
     wanted: Variant,
     original: PathBuf,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, bool)> {
     let path = ctx.app.blobs.variant_path(&file.sha256, &wanted.key());
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Ok(path);
+        return Ok((path, false));
     }
     let _slot = ctx
         .app
@@ -247,18 +260,24 @@ async fn variant_file(
         .acquire()
         .await
         .map_err(|_| Error::ShuttingDown)?;
-    let target = path.clone();
+    let blobs = ctx.app.blobs.clone();
+    let sha256 = file.sha256.clone();
     tokio::task::spawn_blocking(move || {
         // Another request may have made it while this one waited.
-        if target.exists() {
-            return Ok(());
+        if path.exists() {
+            return Ok((path, false));
         }
-        wanted.render(&original, &target)
+        let (target, one_off) = if blobs.variant_count(&sha256) >= MAX_CACHED_VARIANTS {
+            (blobs.temp_path(), true)
+        } else {
+            (path, false)
+        };
+        wanted.render(&original, &target)?;
+        Ok((target, one_off))
     })
     .await
     .map_err(|e| Error::Internal(format!("image task: {e}")))?
-    .map_err(|e| Error::Internal(format!("rendering a variant of {}: {e}", file.sha256)))?;
-    Ok(path)
+    .map_err(|e: String| Error::Internal(format!("rendering a variant of {}: {e}", file.sha256)))
 }
 
 /// Types a browser displays inline without running anything.
