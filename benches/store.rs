@@ -4,7 +4,10 @@
 //!   `Post` ops submitted to the group-commit writer, timed until its reply
 //!   arrives. One batch alone at the writer is one transaction, so this is
 //!   the cost of one commit carrying n messages, with `synchronous=NORMAL`
-//!   and `synchronous=FULL`. Throughput is messages per second.
+//!   and `synchronous=FULL`. Throughput is messages per second. The search
+//!   indexer works beside the writer on its own thread and file, so its
+//!   work shows here only as competition for the CPU; how long it takes to
+//!   drain what it was handed is printed when each durability is done.
 //! - `history/{latest,before,page}`: a 50-message page of a room holding
 //!   1,000,000 messages (`PALAVER_BENCH_HISTORY_MESSAGES` overrides the
 //!   count), read through `Store::history` — pool checkout included — with
@@ -180,7 +183,12 @@ fn group_commit(c: &mut Criterion) {
             });
         }
         if let Some(f) = fixture {
+            let start = Instant::now();
             f.stop();
+            eprintln!(
+                "group_commit/{name}: writer and indexer drained in {:.2} s",
+                start.elapsed().as_secs_f64()
+            );
         }
     }
     group.finish();

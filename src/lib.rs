@@ -10,9 +10,12 @@
 //!   validation. Imports nothing else of ours.
 //! - [`store`] — the `Store` trait and its SQLite implementation: pool and
 //!   pragmas, migrations from `data/migrations`, one file per table group
-//!   (messages, reactions, the FTS5 search index...), the message changes
-//!   (edit, delete, react) the writer applies, and the group-commit writer
-//!   thread, which also feeds the search index in bulk. All SQL lives here.
+//!   (messages, reactions...), the message changes (edit, delete, react)
+//!   the writer applies, and the group-commit writer thread. The FTS5
+//!   search index is a second file, `search.db`, kept by the indexer thread
+//!   from the notes the writer hands it after each commit (a bounded queue;
+//!   what it drops, the indexer reads back from `palaver.db` by its marks).
+//!   All SQL lives here.
 //!   `store::list` is the one list query (condition tree, sort, page over
 //!   allow-listed fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room

@@ -500,8 +500,8 @@ async fn a_restart_indexes_what_a_crash_left_unindexed() {
     server.kill();
     // Play a crash between the commit and the indexing: the messages are
     // stored, the index knows nothing of them.
-    let db = rusqlite::Connection::open(dir.path().join("palaver.db")).unwrap();
-    db.execute_batch("DELETE FROM messages_fts; DELETE FROM search_indexed;")
+    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
+    db.execute_batch("DELETE FROM messages_fts; DELETE FROM marks;")
         .unwrap();
     drop(db);
 
@@ -622,4 +622,62 @@ fn body_id(history: &[serde_json::Value]) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// SIGKILL right after a post, an edit and a delete were acknowledged: the
+/// index may have got all, some or none of them, and after the restart a
+/// search is right either way. Then the same with the index file lost.
+#[tokio::test]
+async fn search_is_right_after_a_kill_right_after_changes() {
+    let Pair {
+        mut server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
+    let dir = server.take_dir().unwrap();
+    let first = api.say(&alice, room, "an old narwhal").await;
+    let second = api.say(&bob, room, "a doomed narwhal").await;
+    assert_eq!(search(&api, &alice, "narwhal").await.1["meta"]["total"], 2);
+    api.say(&alice, room, "a new narwhal").await;
+    let (status, _) = api
+        .call(
+            "PATCH",
+            &message_path(room, &first),
+            Some(&alice.token),
+            Some(json!({"content": "an edited otter"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &message_path(room, &second),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    server.kill();
+
+    let (alice, bob) = (&alice, &bob);
+    let check = |api: Api| async move {
+        assert_eq!(
+            contents(&search(&api, alice, "narwhal").await.1),
+            ["a new narwhal"]
+        );
+        assert_eq!(
+            contents(&search(&api, bob, "otter OR old OR doomed").await.1),
+            ["an edited otter"]
+        );
+    };
+    let mut server = TestServer::start_in(dir.path(), &[]);
+    check(Api::new(&server)).await;
+    server.kill();
+    for file in ["search.db", "search.db-wal", "search.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(file));
+    }
+    let server = TestServer::start_in(dir.path(), &[]);
+    check(Api::new(&server)).await;
 }

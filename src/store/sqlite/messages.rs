@@ -12,9 +12,6 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, \
      created_at, forward_of, edited_at, deleted_at, rev, file_id, preview";
-/// How many columns [`COLUMNS`] names: a query selecting more after them
-/// reads those from this index on.
-pub(super) const COLUMN_COUNT: usize = 14;
 
 /// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
 /// table. The model only ever holds validated or generated UUIDs.
@@ -163,6 +160,72 @@ pub fn changed_after(
     Ok(rows)
 }
 
+/// The message at `seq` of `room`, reactions not attached.
+pub fn by_seq(conn: &Connection, room: RoomId, seq: Seq) -> StoreResult<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room_id = ?1 AND seq = ?2"
+        ))?
+        .query_row(params![room, seq], from_row)
+        .optional()?)
+}
+
+/// A message as the search index sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexRow {
+    pub seq: Seq,
+    pub rev: Rev,
+    /// The searchable text; `None` for system messages and tombstones,
+    /// which the index does not hold.
+    pub text: Option<String>,
+}
+
+/// Text of a searchable message, `None` otherwise: the one place that
+/// decides what the index holds.
+const INDEX_TEXT: &str = "CASE WHEN kind <> 'system' AND deleted_at IS NULL THEN content END";
+
+/// Up to `limit` messages of `room` above `after`, by seq: what the index
+/// has not seen yet.
+pub fn index_rows_after(
+    conn: &Connection,
+    room: RoomId,
+    after: Seq,
+    limit: u32,
+) -> StoreResult<Vec<IndexRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT seq, rev, {INDEX_TEXT} FROM messages
+         WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![room, after, limit], index_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` messages of `room` at or below `upto` changed after rev
+/// `after`, by rev: the changes the index has not seen yet. (`rev > 0` lets
+/// SQLite use the partial index of changed messages.)
+pub fn index_rows_changed(
+    conn: &Connection,
+    room: RoomId,
+    after: Rev,
+    upto: Seq,
+    limit: u32,
+) -> StoreResult<Vec<IndexRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT seq, rev, {INDEX_TEXT} FROM messages
+         WHERE room_id = ?1 AND rev > 0 AND rev > ?2 AND seq <= ?3 ORDER BY rev LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![room, after, upto, limit], index_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn index_row(r: &Row) -> rusqlite::Result<IndexRow> {
+    Ok(IndexRow {
+        seq: r.get(0)?,
+        rev: r.get(1)?,
+        text: r.get(2)?,
+    })
+}
+
 pub fn by_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<Message>> {
     Ok(conn
         .prepare_cached(&format!(
@@ -288,12 +351,4 @@ pub fn set_rev(conn: &Connection, room: RoomId, seq: Seq, rev: Rev) -> StoreResu
     conn.prepare_cached("UPDATE messages SET rev = ?3 WHERE room_id = ?1 AND seq = ?2")?
         .execute(params![room, seq, rev])?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_column_count_matches_the_list() {
-        assert_eq!(super::COLUMNS.split(',').count(), super::COLUMN_COUNT);
-    }
 }

@@ -1,6 +1,8 @@
 //! The embedded SQLite store: an r2d2 pool for reads, one writer thread for
 //! chat writes (group commit), and rarely-written tables (users, sessions,
-//! rooms) written through the pool.
+//! rooms) written through the pool. The search index lives in a file of its
+//! own (`search.db`), written by the indexer thread and read through a
+//! second small pool.
 
 mod admin;
 mod bots;
@@ -9,6 +11,7 @@ mod channels;
 mod contacts;
 mod files;
 mod filtered;
+mod indexer;
 mod list;
 mod messages;
 mod outbox;
@@ -92,6 +95,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../../data/migrations/0009_message_files.sql"),
     ),
     (
+        10,
+        include_str!("../../../data/migrations/0010_search_split.sql"),
+    ),
+    (
         11,
         include_str!("../../../data/migrations/0011_scheduled.sql"),
     ),
@@ -105,9 +112,21 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
 ];
 
+/// Read connections to `search.db`: searches only, each one short.
+const SEARCH_POOL_SIZE: u32 = 4;
+
+/// Longest a search waits for the index to hold every message acknowledged
+/// before it. Past it the search runs on the index as it is (a moment
+/// behind) rather than hang the request: the indexer only falls that far
+/// behind under a load the queue between it and the writer could not hold.
+const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// Reads of `search.db`.
+    search_pool: r2d2::Pool<SqliteConnectionManager>,
     writer: writer::Writer,
+    indexer: std::sync::Arc<indexer::Indexer>,
 }
 
 /// Which job a connection does; the writer gets the bigger page cache.
@@ -118,6 +137,9 @@ enum ConnRole {
     Writer,
     /// A pooled read connection.
     Reader,
+    /// The indexer's connection to `search.db`: FTS5 merges segments as it
+    /// writes, and cached pages spare it the reads.
+    Indexer,
 }
 
 /// Sets every pragma; the one place connection behaviour is decided.
@@ -134,6 +156,7 @@ fn setup_connection(
     let cache_kib = match role {
         ConnRole::Writer => 64 * 1024,
         ConnRole::Reader => 16 * 1024,
+        ConnRole::Indexer => 32 * 1024,
     };
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
     conn.execute_batch(&format!(
@@ -205,8 +228,9 @@ fn apply_migrations(conn: &mut Connection, migrations: &[(u32, &str)]) -> StoreR
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `data_dir/palaver.db`, applies migrations
-    /// and starts the writer thread.
+    /// Opens (creating if needed) `data_dir/palaver.db`, applies migrations,
+    /// opens (creating if needed) the search index `data_dir/search.db`, and
+    /// starts the indexer and writer threads.
     pub fn open(
         data_dir: &Path,
         durability: Durability,
@@ -220,13 +244,9 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         setup_connection(&conn, durability, ConnRole::Writer)?;
         migrate(&mut conn)?;
-        let indexed = search::recover(&mut conn)?;
-        if indexed > 0 {
-            tracing::info!(
-                messages = indexed,
-                "indexed messages left unindexed by the last run"
-            );
-        }
+        let search_path = data_dir.join(search::SEARCH_DB_FILE);
+        // Catches up with the main database by itself, in the background.
+        let indexer = std::sync::Arc::new(indexer::Indexer::start(&search_path, &path)?);
 
         let manager = SqliteConnectionManager::file(&path)
             .with_init(move |c| setup_connection(c, durability, ConnRole::Reader));
@@ -236,8 +256,21 @@ impl SqliteStore {
             .max_size(READ_POOL_SIZE)
             .test_on_check_out(false)
             .build(manager)?;
-        let writer = writer::Writer::start(conn, writer)?;
-        Ok(SqliteStore { pool, writer })
+        // The indexer created the file and its tables above.
+        let manager = SqliteConnectionManager::file(&search_path)
+            .with_init(move |c| setup_connection(c, Durability::Normal, ConnRole::Reader));
+        let search_pool = r2d2::Pool::builder()
+            .max_size(SEARCH_POOL_SIZE)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .build(manager)?;
+        let writer = writer::Writer::start(conn, writer, indexer.clone())?;
+        Ok(SqliteStore {
+            pool,
+            search_pool,
+            writer,
+            indexer,
+        })
     }
 
     fn conn(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
@@ -379,12 +412,10 @@ impl Store for SqliteStore {
     }
     fn search(&self, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>, u64)> {
         // Read your writes: everything acked before the search is found.
-        // A writer too busy to answer leaves the search a moment behind.
-        match self.writer.sync_index() {
-            Ok(()) | Err(StoreError::Busy) => {}
-            Err(e) => return Err(e),
+        if !self.indexer.sync(SEARCH_WAIT) {
+            tracing::warn!("search index behind: searching it as it is");
         }
-        search::search(&*self.conn()?, q)
+        search::search(&*self.conn()?, &*self.search_pool.get()?, q)
     }
 
     fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)> {
@@ -558,7 +589,9 @@ impl Store for SqliteStore {
         self.writer.submit(batch)
     }
     fn flush_and_stop(&self) {
+        // The writer's last notes go to the indexer before it stops.
         self.writer.flush_and_stop();
+        self.indexer.stop();
     }
 
     fn server_secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
@@ -758,91 +791,269 @@ mod tests {
         }
     }
 
-    /// Messages changed in the commit that stored them are indexed by the
-    /// triggers alone, and a restart's recovery leaves them be.
-    #[test]
-    fn changes_in_the_storing_commit_keep_the_index_right() {
-        let dir = tempfile::tempdir().unwrap();
-        let open = || SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default());
-        let store = open().unwrap();
-        let user = store
-            .create_user(&NewUser {
-                login: "alice".into(),
-                password_hash: "-".into(),
-                name: "Alice".into(),
-                avatar: None,
-            })
-            .unwrap()
-            .id;
-        let room = NewRoom {
-            kind: RoomKind::Group,
-            name: Some("r".into()),
-            public: false,
-            creator_id: user,
-            participants: Vec::new(),
-        };
-        let room = store.create_room(&room).unwrap().0.room.id;
-        let (a, b, c) = (
-            "0190a1b2-0000-7000-8000-00000000000a",
-            "0190a1b2-0000-7000-8000-00000000000b",
-            "0190a1b2-0000-7000-8000-00000000000c",
-        );
-        let edit = MessageChange::Edit {
-            content: "fresh walrus".into(),
-        };
-        let react = MessageChange::React {
-            emoji: "x".into(),
-            add: true,
-        };
-        let ops = vec![
-            post(user, a, "stale walrus"),
-            change(user, a, edit),
-            post(user, b, "doomed walrus"),
-            change(user, b, MessageChange::Delete { moderator: false }),
-            post(user, c, "liked walrus"),
-            change(user, c, react),
-        ];
-        let batch = RoomBatch {
-            room_id: room,
-            next_seq: 1,
-            next_rev: 1,
-            ops,
-        };
-        let outcomes = store
-            .submit(batch)
-            .unwrap()
-            .blocking_recv()
-            .unwrap()
-            .unwrap();
-        assert!(outcomes.iter().all(|o| !matches!(o, OpOutcome::Failed(_))));
-        let found = |store: &SqliteStore, q: &str| -> Vec<String> {
+    /// A store in a temporary directory with one user in one room, which
+    /// submits batches as that room's actor would.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        store: Option<SqliteStore>,
+        user: UserId,
+        room: RoomId,
+        next_seq: Seq,
+        next_rev: Rev,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store =
+                SqliteStore::open(dir.path(), Durability::Normal, WriterConfig::default()).unwrap();
+            let user = store
+                .create_user(&NewUser {
+                    login: "alice".into(),
+                    password_hash: "-".into(),
+                    name: "Alice".into(),
+                    avatar: None,
+                })
+                .unwrap()
+                .id;
+            let room = NewRoom {
+                kind: RoomKind::Group,
+                name: Some("r".into()),
+                public: false,
+                creator_id: user,
+                participants: Vec::new(),
+            };
+            let room = store.create_room(&room).unwrap().0.room.id;
+            let next_seq = store.last_seq(room).unwrap() + 1;
+            Fixture {
+                dir,
+                store: Some(store),
+                user,
+                room,
+                next_seq,
+                next_rev: 1,
+            }
+        }
+
+        fn store(&self) -> &SqliteStore {
+            self.store.as_ref().expect("the store is open")
+        }
+
+        fn submit(&mut self, ops: Vec<RoomOp>) {
+            let batch = RoomBatch {
+                room_id: self.room,
+                next_seq: self.next_seq,
+                next_rev: self.next_rev,
+                ops,
+            };
+            let outcomes = self
+                .store()
+                .submit(batch)
+                .unwrap()
+                .blocking_recv()
+                .unwrap()
+                .unwrap();
+            for outcome in outcomes {
+                match outcome {
+                    OpOutcome::Inserted(_) => self.next_seq += 1,
+                    OpOutcome::Changed(c) if c.changed => self.next_rev += 1,
+                    OpOutcome::Failed(e) => panic!("an op failed: {e}"),
+                    _ => {}
+                }
+            }
+        }
+
+        /// The contents found for `q`, sorted.
+        fn found(&self, q: &str) -> Vec<String> {
             let q = SearchQuery {
-                user_id: user,
+                user_id: self.user,
                 q: q.into(),
                 room_id: None,
                 limit: 10,
                 offset: 0,
             };
-            let (hits, _) = store.search(&q).unwrap();
+            let (hits, _) = self.store().search(&q).unwrap();
             let mut found: Vec<_> = hits.into_iter().map(|h| h.message.content).collect();
             found.sort();
             found
-        };
-        assert_eq!(found(&store, "walrus"), ["fresh walrus", "liked walrus"]);
-        store.flush_and_stop();
-        drop(store);
+        }
 
-        // A crash with the queue lost: the marks never moved and the one
-        // queued message is not indexed. Recovery indexes it, and only it.
-        let db = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        db.execute_batch(
-            "DELETE FROM search_indexed;
+        fn stop(&mut self) {
+            if let Some(store) = self.store.take() {
+                store.flush_and_stop();
+            }
+        }
+
+        fn reopen(&mut self) {
+            self.stop();
+            let store =
+                SqliteStore::open(self.dir.path(), Durability::Normal, WriterConfig::default())
+                    .unwrap();
+            self.store = Some(store);
+        }
+
+        /// Runs SQL on the stopped store's `search.db`.
+        fn doctor_index(&self, sql: &str) {
+            assert!(self.store.is_none(), "stop the store first");
+            let db = Connection::open(self.dir.path().join(search::SEARCH_DB_FILE)).unwrap();
+            db.execute_batch(sql).unwrap();
+        }
+
+        fn mark(&self) -> Option<search::Mark> {
+            let db = Connection::open(self.dir.path().join(search::SEARCH_DB_FILE)).unwrap();
+            search::stored_mark(&db, self.room).unwrap()
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+
+    const A: &str = "0190a1b2-0000-7000-8000-00000000000a";
+    const B: &str = "0190a1b2-0000-7000-8000-00000000000b";
+    const C: &str = "0190a1b2-0000-7000-8000-00000000000c";
+    const D: &str = "0190a1b2-0000-7000-8000-00000000000d";
+    const E: &str = "0190a1b2-0000-7000-8000-00000000000e";
+
+    fn edit(text: &str) -> MessageChange {
+        MessageChange::Edit {
+            content: text.into(),
+        }
+    }
+
+    fn react() -> MessageChange {
+        MessageChange::React {
+            emoji: "x".into(),
+            add: true,
+        }
+    }
+
+    const DELETE: MessageChange = MessageChange::Delete { moderator: false };
+
+    /// Messages changed in the commit that stored them reach the index as
+    /// changed, and a restart with the index's marks and a row lost (a
+    /// crash before its commit reached the disk) indexes them again.
+    #[test]
+    fn changes_in_the_storing_commit_keep_the_index_right() {
+        let mut f = Fixture::new();
+        let user = f.user;
+        f.submit(vec![
+            post(user, A, "stale walrus"),
+            change(user, A, edit("fresh walrus")),
+            post(user, B, "doomed walrus"),
+            change(user, B, DELETE),
+            post(user, C, "liked walrus"),
+            change(user, C, react()),
+        ]);
+        assert_eq!(f.found("walrus"), ["fresh walrus", "liked walrus"]);
+        assert!(f.found("stale OR doomed").is_empty());
+
+        f.stop();
+        f.doctor_index(
+            "DELETE FROM marks;
              DELETE FROM messages_fts WHERE content = 'liked walrus';",
-        )
-        .unwrap();
-        drop(db);
-        let store = open().unwrap();
-        assert_eq!(found(&store, "walrus"), ["fresh walrus", "liked walrus"]);
-        store.flush_and_stop();
+        );
+        f.reopen();
+        assert_eq!(f.found("walrus"), ["fresh walrus", "liked walrus"]);
+        assert!(f.found("stale OR doomed").is_empty());
+    }
+
+    /// Notes the indexer never got — an edit, a delete, a reaction and a
+    /// new message — are read from the main database by the marks before
+    /// the next note that does arrive is applied (it must not move the mark
+    /// past the gap).
+    #[test]
+    fn dropped_notes_are_caught_up_from_the_marks() {
+        let mut f = Fixture::new();
+        let user = f.user;
+        f.submit(vec![
+            post(user, A, "alpha walrus"),
+            post(user, B, "beta walrus"),
+            post(user, C, "gamma walrus"),
+        ]);
+        assert_eq!(f.found("walrus").len(), 3);
+        let before = f.mark().expect("the room is indexed");
+        assert_eq!((before.seq, before.rev), (f.next_seq - 1, 0));
+
+        f.store().indexer.drop_notes(true);
+        f.submit(vec![change(user, A, edit("delta seal"))]);
+        f.submit(vec![change(user, B, DELETE), change(user, C, react())]);
+        f.submit(vec![post(user, D, "epsilon walrus")]);
+        f.store().indexer.drop_notes(false);
+        f.submit(vec![post(user, E, "zeta walrus")]);
+
+        assert_eq!(
+            f.found("walrus"),
+            ["epsilon walrus", "gamma walrus", "zeta walrus"]
+        );
+        assert_eq!(f.found("seal OR alpha OR beta"), ["delta seal"]);
+        let after = f.mark().unwrap();
+        assert_eq!((after.seq, after.rev), (f.next_seq - 1, f.next_rev - 1));
+    }
+
+    /// A restart with an index older than the main database (a crash lost
+    /// its last commits, or a copy of it was restored) catches up from its
+    /// marks: the edit and the delete it missed included.
+    #[test]
+    fn a_restart_catches_up_an_old_index() {
+        let mut f = Fixture::new();
+        let user = f.user;
+        f.submit(vec![
+            post(user, A, "alpha walrus"),
+            post(user, B, "beta walrus"),
+        ]);
+        assert_eq!(f.found("walrus").len(), 2);
+        f.stop();
+        let index = f.dir.path().join(search::SEARCH_DB_FILE);
+        let old = f.dir.path().join("old-search.db");
+        std::fs::copy(&index, &old).unwrap();
+
+        f.reopen();
+        f.submit(vec![
+            change(user, A, edit("delta seal")),
+            change(user, B, DELETE),
+            post(user, C, "gamma walrus"),
+        ]);
+        assert_eq!(f.found("walrus"), ["gamma walrus"]);
+        f.stop();
+        std::fs::copy(&old, &index).unwrap();
+        f.reopen();
+        assert_eq!(f.found("walrus"), ["gamma walrus"]);
+        assert_eq!(f.found("seal OR alpha OR beta"), ["delta seal"]);
+        let mark = f.mark().unwrap();
+        assert_eq!((mark.seq, mark.rev), (f.next_seq - 1, f.next_rev - 1));
+    }
+
+    /// An index ahead of the main database (restored main copy, or a power
+    /// cut that kept index commits the main file lost) drops the room's
+    /// rows and indexes it again.
+    #[test]
+    fn an_index_ahead_of_the_database_is_rebuilt() {
+        let mut f = Fixture::new();
+        let user = f.user;
+        f.submit(vec![post(user, A, "alpha walrus")]);
+        assert_eq!(f.found("walrus"), ["alpha walrus"]);
+        f.stop();
+        let room = f.room;
+        f.doctor_index(&format!(
+            "INSERT INTO messages_fts (rowid, content) VALUES (({room} << 32) | 99, 'ghost walrus');
+             UPDATE marks SET seq = 99 WHERE room_id = {room};"
+        ));
+        f.reopen();
+        assert_eq!(f.found("walrus"), ["alpha walrus"]);
+        assert_eq!(f.mark().unwrap().seq, f.next_seq - 1, "the mark is back");
+        let db = Connection::open(f.dir.path().join(search::SEARCH_DB_FILE)).unwrap();
+        let ghosts: u64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'ghost'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(ghosts, 0);
+        f.submit(vec![post(user, B, "beta walrus")]);
+        assert_eq!(f.found("walrus"), ["alpha walrus", "beta walrus"]);
     }
 }

@@ -181,6 +181,13 @@ pub fn ids_of_user(conn: &Connection, user: UserId) -> StoreResult<Vec<RoomId>> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Every room's id, in order.
+pub fn all_ids(conn: &Connection) -> StoreResult<Vec<RoomId>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM rooms ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Up to `limit` public rooms, chosen at random.
 pub fn public_sample(conn: &Connection, limit: u32) -> StoreResult<Vec<Room>> {
     let mut stmt = conn.prepare_cached(&format!(

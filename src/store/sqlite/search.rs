@@ -1,13 +1,20 @@
-//! Full-text search over `messages_fts` (see migration 0004): ranked by
-//! bm25, limited to the rooms the searcher is a participant of, with an
-//! HTML-safe highlighted snippet per hit.
+//! The search index in `search.db`: its schema, the writes the indexer
+//! thread makes (see `indexer.rs`), and the search itself — ranked by bm25
+//! over the index, limited to the rooms the searcher is a participant of,
+//! with an HTML-safe highlighted snippet per hit, and the messages read from
+//! the main database.
+//!
+//! `search.db` only ever holds what `palaver.db` already says, so it may be
+//! deleted at any time: the next start rebuilds it.
 
-use super::messages::{from_row, COLUMNS, COLUMN_COUNT};
-use super::reactions;
-use crate::model::{RoomId, SearchHit, SearchQuery, Seq};
+use super::{messages, reactions, rooms};
+use crate::model::{Rev, RoomId, SearchHit, SearchQuery, Seq};
 use crate::store::{StoreError, StoreResult};
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection};
 use std::collections::HashMap;
+
+/// Name of the index's database file inside the data directory.
+pub const SEARCH_DB_FILE: &str = "search.db";
 
 /// Marks snippet() puts around matches: private-use characters, so the
 /// text can be HTML-escaped first and the marks turned into tags after.
@@ -16,131 +23,185 @@ const CLOSE: char = '\u{E001}';
 /// Tokens of context in a snippet.
 const SNIPPET_TOKENS: u32 = 16;
 
-/// Index rows of rooms the user is in (and of one room, if asked). The
-/// room is the high half of the rowid.
-const SCOPE: &str = "messages_fts MATCH ?1
-       AND (f.rowid >> 32) IN (SELECT room_id FROM participants WHERE user_id = ?2)
-       AND (?3 IS NULL OR (f.rowid >> 32) = ?3)";
+/// The schema `search.db` is at; a file at another version is emptied and
+/// rebuilt (it is only a copy of what `palaver.db` holds).
+const SCHEMA_VERSION: u32 = 1;
 
-pub fn search(conn: &Connection, q: &SearchQuery) -> StoreResult<(Vec<SearchHit>, u64)> {
-    let sql = format!(
-        "SELECT {columns}, snippet(messages_fts, 0, char({open}), char({close}), '…', {SNIPPET_TOKENS}),
-                bm25(messages_fts)
-         FROM messages_fts f
-         JOIN messages m ON m.room_id = (f.rowid >> 32) AND m.seq = (f.rowid & 4294967295)
-         WHERE {SCOPE} AND m.deleted_at IS NULL
-         ORDER BY bm25(messages_fts), f.rowid DESC LIMIT ?4 OFFSET ?5",
-        columns = prefixed_columns("m"),
-        open = OPEN as u32,
-        close = CLOSE as u32,
+/// `messages_fts` keeps its own copy of the text (snippet() needs it) under
+/// rowid = room_id << 32 | seq, which maps an index row back to its message
+/// and makes a room a rowid range. Seqs stay below 2^32 per room.
+/// `marks` says how far each room is indexed: every message up to `seq`,
+/// with every change up to `rev` applied. Marks and rows change in the same
+/// transaction, so after a crash they still agree.
+const SCHEMA: &str = "
+    CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+        content,
+        tokenize = 'unicode61 remove_diacritics 2'
     );
-    let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-    let run = || -> rusqlite::Result<(Vec<SearchHit>, u64)> {
-        let total: u64 = conn
-            .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM messages_fts f WHERE {SCOPE}"
-            ))?
-            .query_row(params![q.q, q.user_id, q.room_id], |r| r.get(0))?;
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![q.q, q.user_id, q.room_id, q.limit, offset], |r| {
-            let snippet: String = r.get(COLUMN_COUNT)?;
-            Ok(SearchHit {
-                message: from_row(r)?,
-                snippet: mark(&snippet),
-                rank: r.get(COLUMN_COUNT + 1)?,
-            })
-        })?;
-        Ok((rows.collect::<Result<_, _>>()?, total))
-    };
-    let (mut hits, total) = run().map_err(query_error)?;
-    for hit in &mut hits {
-        let m = &mut hit.message;
-        m.reactions = reactions::of_message(conn, m.room_id, m.seq, Some(q.user_id))?;
-    }
-    Ok((hits, total))
-}
+    CREATE TABLE IF NOT EXISTS marks (
+        room_id INTEGER PRIMARY KEY,
+        seq     INTEGER NOT NULL,
+        rev     INTEGER NOT NULL
+    );";
 
-/// A committed message the writer has not indexed yet. System messages
-/// (`content: None`) are not indexed but still move the room's mark.
-#[derive(Debug)]
-pub struct Unindexed {
-    pub room: RoomId,
+/// How far one room is indexed; see [`SCHEMA`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
     pub seq: Seq,
-    pub content: Option<String>,
+    pub rev: Rev,
 }
 
-/// Indexes `rows` and moves each room's mark past them, in the caller's
-/// transaction.
-pub fn index(conn: &Connection, rows: &[Unindexed]) -> StoreResult<()> {
-    let mut insert = conn
-        .prepare_cached("INSERT INTO messages_fts (rowid, content) VALUES ((?1 << 32) | ?2, ?3)")?;
-    let mut marks: HashMap<RoomId, Seq> = HashMap::new();
-    for row in rows {
-        if let Some(content) = &row.content {
-            insert.execute(params![row.room, row.seq, content])?;
+/// Creates the index's tables, or empties them when the file is at another
+/// schema version.
+pub fn create(conn: &Connection) -> StoreResult<()> {
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        if version != 0 {
+            tracing::warn!(version, "search index at another version: rebuilding it");
         }
-        let mark = marks.entry(row.room).or_default();
-        *mark = (*mark).max(row.seq);
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS messages_fts;
+             DROP TABLE IF EXISTS marks;",
+        )?;
     }
-    let mut mark = conn.prepare_cached(
-        "INSERT INTO search_indexed (room_id, seq) VALUES (?1, ?2)
-         ON CONFLICT (room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
-    )?;
-    for (room, seq) in marks {
-        mark.execute(params![room, seq])?;
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+pub fn load_marks(conn: &Connection) -> StoreResult<HashMap<RoomId, Mark>> {
+    let mut stmt = conn.prepare("SELECT room_id, seq, rev FROM marks")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            Mark {
+                seq: r.get(1)?,
+                rev: r.get(2)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_mark(conn: &Connection, room: RoomId, mark: Mark) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO marks (room_id, seq, rev) VALUES (?1, ?2, ?3)
+         ON CONFLICT (room_id) DO UPDATE SET seq = excluded.seq, rev = excluded.rev",
+    )?
+    .execute(params![room, mark.seq, mark.rev])?;
+    Ok(())
+}
+
+/// Drops a room's rows and mark (the room is gone, or its mark is ahead of
+/// the main database, which only a restored or power-cut copy can be).
+pub fn forget_room(conn: &Connection, room: RoomId) -> StoreResult<()> {
+    conn.prepare_cached(
+        "DELETE FROM messages_fts WHERE rowid BETWEEN ?1 << 32 AND (?1 << 32) | 4294967295",
+    )?
+    .execute([room])?;
+    conn.prepare_cached("DELETE FROM marks WHERE room_id = ?1")?
+        .execute([room])?;
+    Ok(())
+}
+
+/// Adds a new message's text. The caller knows the row is not there.
+pub fn insert(conn: &Connection, room: RoomId, seq: Seq, text: &str) -> StoreResult<()> {
+    conn.prepare_cached("INSERT INTO messages_fts (rowid, content) VALUES ((?1 << 32) | ?2, ?3)")?
+        .execute(params![room, seq, text])?;
+    Ok(())
+}
+
+/// Makes the message's row say `text`, or removes it (`None`).
+pub fn replace(conn: &Connection, room: RoomId, seq: Seq, text: Option<&str>) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = (?1 << 32) | ?2")?
+        .execute(params![room, seq])?;
+    if let Some(text) = text {
+        insert(conn, room, seq, text)?;
     }
     Ok(())
 }
 
-/// Indexes what a crash left queued: each room's messages above its mark.
-/// Runs at start, before the writer; returns how many messages it indexed.
-pub fn recover(conn: &mut Connection) -> StoreResult<usize> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let marks: Vec<(RoomId, Seq)> = tx
-        .prepare(
-            "SELECT r.id, COALESCE(w.seq, 0) FROM rooms r
-             LEFT JOIN search_indexed w ON w.room_id = r.id",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut rows = Vec::new();
-    {
-        // An edited or deleted message was put right by the triggers, even
-        // above the mark (a change in the commit that stored it); one that
-        // is in the index already (a restored copy) is left as it is.
-        let mut above = tx.prepare(
-            "SELECT m.seq, m.kind, m.content,
-                    m.edited_at IS NOT NULL OR m.deleted_at IS NOT NULL
-                    OR EXISTS (SELECT 1 FROM messages_fts f
-                               WHERE f.rowid = (m.room_id << 32) | m.seq)
-             FROM messages m WHERE m.room_id = ?1 AND m.seq > ?2 ORDER BY m.seq",
-        )?;
-        for (room, mark) in marks {
-            let found = above.query_map(params![room, mark], |r| {
-                let (kind, done): (String, bool) = (r.get(1)?, r.get(3)?);
-                let searchable = kind != "system" && !done;
-                Ok(Unindexed {
-                    room,
-                    seq: r.get(0)?,
-                    content: if searchable { Some(r.get(2)?) } else { None },
-                })
-            })?;
-            for row in found {
-                rows.push(row?);
-            }
-        }
+/// Index rows among `rooms` (a JSON array of ids, bound as one value so
+/// the statement text stays the same for any number of rooms). The room is
+/// the high half of the rowid.
+const SCOPE: &str = "messages_fts MATCH ?1
+       AND (f.rowid >> 32) IN (SELECT value FROM json_each(?2))";
+
+/// Searches the rooms `q.user_id` is in: the ranked hits from the index
+/// (`index`, a `search.db` connection), their messages from the main
+/// database (`main`). Returns the hits of the page and the total count.
+pub fn search(
+    main: &Connection,
+    index: &Connection,
+    q: &SearchQuery,
+) -> StoreResult<(Vec<SearchHit>, u64)> {
+    let rooms: Vec<RoomId> = match q.room_id {
+        Some(room) => match rooms::member_role(main, room, q.user_id)? {
+            Some(_) => vec![room],
+            None => Vec::new(),
+        },
+        None => rooms::ids_of_user(main, q.user_id)?,
+    };
+    // Still parsed when there is no room to look in, so a broken query is
+    // a 400 for everyone.
+    let rooms = serde_json::to_string(&rooms)
+        .map_err(|e| StoreError::Internal(format!("cannot encode room ids: {e}")))?;
+    let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT f.rowid >> 32, f.rowid & 4294967295,
+                snippet(messages_fts, 0, char({open}), char({close}), '…', {SNIPPET_TOKENS}),
+                bm25(messages_fts)
+         FROM messages_fts f WHERE {SCOPE}
+         ORDER BY bm25(messages_fts), f.rowid DESC LIMIT ?3 OFFSET ?4",
+        open = OPEN as u32,
+        close = CLOSE as u32,
+    );
+    type Found = (RoomId, Seq, String, f64);
+    let run = || -> rusqlite::Result<(Vec<Found>, u64)> {
+        let total: u64 = index
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM messages_fts f WHERE {SCOPE}"
+            ))?
+            .query_row(params![q.q, rooms], |r| r.get(0))?;
+        let mut stmt = index.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![q.q, rooms, q.limit, offset], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok((rows.collect::<Result<_, _>>()?, total))
+    };
+    let (found, total) = run().map_err(query_error)?;
+    let mut hits = Vec::with_capacity(found.len());
+    for (room, seq, snippet, rank) in found {
+        // Deleted (or its room deleted) since the index was read: skipped.
+        let Some(mut message) = messages::by_seq(main, room, seq)?.filter(|m| !m.deleted) else {
+            continue;
+        };
+        message.reactions = reactions::of_message(main, room, seq, Some(q.user_id))?;
+        hits.push(SearchHit {
+            message,
+            snippet: mark(&snippet),
+            rank,
+        });
     }
-    index(&tx, &rows)?;
-    tx.commit()?;
-    Ok(rows.len())
+    Ok((hits, total))
 }
 
-fn prefixed_columns(table: &str) -> String {
-    COLUMNS
-        .split(',')
-        .map(|c| format!("{table}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The mark of one room as stored, for tests that look behind the indexer.
+#[cfg(test)]
+pub fn stored_mark(conn: &Connection, room: RoomId) -> StoreResult<Option<Mark>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT seq, rev FROM marks WHERE room_id = ?1",
+            [room],
+            |r| {
+                Ok(Mark {
+                    seq: r.get(0)?,
+                    rev: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 /// FTS5 reports a query it cannot parse as a plain SQLITE_ERROR at step

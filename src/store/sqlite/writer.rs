@@ -3,19 +3,17 @@
 //! commits, and only then answers each batch — so an ack always means
 //! "durable", and a burst of messages costs one fsync instead of one each.
 //!
-//! New messages reach the search index later, in bulk: the writer queues
-//! them and indexes the queue in a transaction of its own when it has
-//! nothing else to do, when the queue is long, before a change to any
-//! message, and when a search asks (see migration 0004 for why).
+//! The search index is not written here: after each commit, before the
+//! acks, the writer hands the indexer thread a note of the commit's new and
+//! changed text (see `indexer.rs`), which never blocks.
 
-use super::search::{self, Unindexed};
+use super::indexer::{Indexer, Note, Text};
 use super::{changes, messages, rooms};
-use crate::model::{MessageKind, Rev, RoomId, Seq};
+use crate::model::{MessageKind, Rev, Seq};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreError, StoreResult};
 use rusqlite::{Connection, TransactionBehavior};
-use std::collections::HashSet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
@@ -41,57 +39,10 @@ impl Default for WriterConfig {
     }
 }
 
-/// Index the queue once it holds this many messages, even while busy...
-const INDEX_QUEUE_MESSAGES: usize = 4096;
-/// ...or this many bytes of text, which bounds its memory.
-const INDEX_QUEUE_BYTES: usize = 4 << 20;
-
 enum Job {
     Batch(RoomBatch, oneshot::Sender<BatchResult>),
-    /// Index everything committed ahead of this, then say so.
-    SyncIndex(std::sync::mpsc::Sender<()>),
     /// Finish what is queued ahead of this, then exit and say so.
     Stop(std::sync::mpsc::Sender<()>),
-}
-
-/// Committed messages waiting for the search index, oldest first.
-#[derive(Default)]
-struct IndexQueue {
-    rows: Vec<Unindexed>,
-    bytes: usize,
-}
-
-impl IndexQueue {
-    fn push(&mut self, row: Unindexed) {
-        self.bytes += row.content.as_ref().map_or(0, String::len);
-        self.rows.push(row);
-    }
-
-    fn is_long(&self) -> bool {
-        self.rows.len() >= INDEX_QUEUE_MESSAGES || self.bytes >= INDEX_QUEUE_BYTES
-    }
-
-    fn clear(&mut self) {
-        self.rows.clear();
-        self.bytes = 0;
-    }
-
-    /// Indexes the queue in a transaction of its own. On failure the rows
-    /// are dropped here; the next start indexes them (`search::recover`).
-    fn flush(&mut self, conn: &mut Connection) {
-        if self.rows.is_empty() {
-            return;
-        }
-        let result = (|| -> StoreResult<()> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            search::index(&tx, &self.rows)?;
-            Ok(tx.commit()?)
-        })();
-        if let Err(e) = result {
-            tracing::error!(error = %e, messages = self.rows.len(), "search indexing failed");
-        }
-        self.clear();
-    }
 }
 
 pub struct Writer {
@@ -100,11 +51,15 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, config: WriterConfig) -> StoreResult<Self> {
+    pub fn start(
+        conn: Connection,
+        config: WriterConfig,
+        indexer: Arc<Indexer>,
+    ) -> StoreResult<Self> {
         let (tx, rx) = sync_channel(config.queue_batches);
         let thread = std::thread::Builder::new()
             .name("palaver-writer".into())
-            .spawn(move || run(conn, rx, config))
+            .spawn(move || run(conn, rx, config, &indexer))
             .map_err(|e| StoreError::Internal(format!("cannot start writer thread: {e}")))?;
         Ok(Writer {
             tx,
@@ -116,16 +71,6 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         match self.tx.try_send(Job::Batch(batch, reply)) {
             Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
-        }
-    }
-
-    /// Blocks until every message committed so far is in the search index.
-    pub fn sync_index(&self) -> StoreResult<()> {
-        let (ack, done) = std::sync::mpsc::channel();
-        match self.tx.try_send(Job::SyncIndex(ack)) {
-            Ok(()) => done.recv().map_err(|_| StoreError::Closed),
             Err(TrySendError::Full(_)) => Err(StoreError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
         }
@@ -143,21 +88,11 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
+fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig, indexer: &Indexer) {
     let mut stop_ack = None;
-    let mut unindexed = IndexQueue::default();
     while stop_ack.is_none() {
-        // Out of work: index now, while nobody waits for a commit.
-        let first = match rx.try_recv() {
-            Ok(job) => job,
-            Err(_) => {
-                unindexed.flush(&mut conn);
-                let Ok(job) = rx.recv() else { break };
-                job
-            }
-        };
+        let Ok(first) = rx.recv() else { break };
         let mut group = Vec::new();
-        let mut index_waiters = Vec::new();
         let mut ops = 0;
         let mut next = Some(first);
         while let Some(job) = next.take() {
@@ -166,7 +101,6 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
                     ops += batch.ops.len();
                     group.push((batch, reply));
                 }
-                Job::SyncIndex(ack) => index_waiters.push(ack),
                 Job::Stop(ack) => {
                     stop_ack = Some(ack);
                     break;
@@ -177,16 +111,9 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
             }
         }
         if !group.is_empty() {
-            commit_group(&mut conn, group, &mut unindexed);
-        }
-        if unindexed.is_long() || !index_waiters.is_empty() || stop_ack.is_some() {
-            unindexed.flush(&mut conn);
-        }
-        for ack in index_waiters {
-            let _ = ack.send(());
+            commit_group(&mut conn, group, indexer);
         }
     }
-    unindexed.flush(&mut conn);
     tracing::debug!("writer stopped");
     if let Some(ack) = stop_ack {
         let _ = ack.send(());
@@ -196,21 +123,12 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig) {
 fn commit_group(
     conn: &mut Connection,
     group: Vec<(RoomBatch, oneshot::Sender<BatchResult>)>,
-    unindexed: &mut IndexQueue,
+    indexer: &Indexer,
 ) {
     let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
     let count = batches.len();
-    // A change is applied to an indexed message only, so the index
-    // triggers see the row they update.
-    let changes_messages = batches
-        .iter()
-        .any(|b| b.ops.iter().any(|op| matches!(op, RoomOp::Change { .. })));
-    let index_first = changes_messages && !unindexed.rows.is_empty();
     let outcome = (|| -> StoreResult<Vec<Vec<OpOutcome>>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if index_first {
-            search::index(&tx, &unindexed.rows)?;
-        }
         let results = batches
             .into_iter()
             .map(|batch| apply_batch(&tx, batch))
@@ -220,33 +138,10 @@ fn commit_group(
     })();
     match outcome {
         Ok(results) => {
-            if index_first {
-                unindexed.clear();
-            }
-            // A message edited or deleted in the same commit that stored it
-            // is already right in the index: the triggers did it.
-            let handled: HashSet<(RoomId, Seq)> = results
-                .iter()
-                .flatten()
-                .filter_map(|o| match o {
-                    OpOutcome::Changed(c) if c.message.edited_at.is_some() || c.message.deleted => {
-                        Some((c.message.room_id, c.message.seq))
-                    }
-                    _ => None,
-                })
-                .collect();
+            // Handed before the acks: a search that follows an ack waits
+            // for this note.
+            indexer.hand(note_of(&results));
             for (reply, result) in replies.into_iter().zip(results) {
-                for outcome in &result {
-                    if let OpOutcome::Inserted(m) = outcome {
-                        let searchable =
-                            m.kind != MessageKind::System && !handled.contains(&(m.room_id, m.seq));
-                        unindexed.push(Unindexed {
-                            room: m.room_id,
-                            seq: m.seq,
-                            content: searchable.then(|| m.content.clone()),
-                        });
-                    }
-                }
                 let _ = reply.send(Ok(result));
             }
         }
@@ -257,6 +152,33 @@ fn commit_group(
             }
         }
     }
+}
+
+/// What a commit did to searchable text, in op order (an edit in the same
+/// commit as its message comes after the insert).
+fn note_of(results: &[Vec<OpOutcome>]) -> Note {
+    let mut note = Note::default();
+    for outcome in results.iter().flatten() {
+        match outcome {
+            OpOutcome::Inserted(m) => {
+                let text = (m.kind != MessageKind::System).then(|| m.content.clone());
+                note.insert(m.room_id, m.seq, text);
+            }
+            OpOutcome::Changed(c) if c.changed => {
+                let m = &c.message;
+                let text = if m.deleted {
+                    Text::Remove
+                } else if c.reaction.is_some() {
+                    Text::Keep
+                } else {
+                    Text::Set(m.content.clone())
+                };
+                note.change(m.room_id, m.seq, m.rev, text);
+            }
+            _ => {}
+        }
+    }
+    note
 }
 
 /// Applies one room's ops. A failing op (a reused messageId, a participant
