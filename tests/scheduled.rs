@@ -135,6 +135,30 @@ async fn sent_once_at_its_time_and_a_cancelled_one_never() {
     let (status, body) = api.get("/api/scheduled-messages", &alice.token).await;
     assert_eq!(status, 200);
     assert_eq!(body["meta"]["pagination"]["total"], 3);
+    // The filter language works on the queue too.
+    let filtered = |q: &str| {
+        let q = q
+            .replace(' ', "%20")
+            .replace('\'', "%27")
+            .replace('=', "%3D");
+        format!("/api/scheduled-messages?query={q}")
+    };
+    let (status, body) = api
+        .get(&filtered("status = 'cancelled'"), &alice.token)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["meta"]["pagination"]["total"], 1);
+    assert_eq!(body["data"][0]["content"], "never");
+    let (_, body) = api
+        .get(
+            &filtered(&format!("status = 'sent' AND sendAt > '{at_1h}'")),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(body["meta"]["pagination"]["total"], 1);
+    assert_eq!(body["data"][0]["content"], "in two hours");
+    let (status, body) = api.get(&filtered("userId = 1"), &alice.token).await;
+    assert_eq!(status, 400, "{body}");
     // Nobody else sees them.
     let (status, _) = api
         .get(

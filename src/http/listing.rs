@@ -74,6 +74,24 @@ pub fn offset_page(ctx: &Ctx) -> Result<(u32, u32)> {
     Ok((q.offset.unwrap_or(0), checked_limit(q.limit)?))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilteredOffsetQuery {
+    offset: Option<u32>,
+    limit: Option<u32>,
+    query: Option<String>,
+}
+
+/// [`offset_page`] plus a `query=` filter checked against `fields`.
+pub fn filtered_offset_page(ctx: &Ctx, fields: &[Field]) -> Result<(u32, u32, Option<Filter>)> {
+    let q: FilteredOffsetQuery = ctx.query()?;
+    Ok((
+        q.offset.unwrap_or(0),
+        checked_limit(q.limit)?,
+        filter(q.query.as_deref(), fields)?,
+    ))
+}
+
 #[derive(Serialize)]
 struct OffsetMeta {
     /// Items on this page.

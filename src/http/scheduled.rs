@@ -2,12 +2,13 @@
 //! The scheduler in `automation` posts each one once, at its time.
 
 use super::context::Ctx;
-use super::listing::{offset_page, offset_reply};
+use super::listing::{filtered_offset_page, offset_reply};
 use super::response::Reply;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
 use crate::model::{FieldError, NewScheduled, RoomId, Timestamp, UserId};
 use crate::service::{self, RoomRequest};
+use crate::store::SCHEDULED_FILTER_FIELDS;
 use serde::Deserialize;
 
 /// How far ahead a message may be scheduled: a year.
@@ -133,15 +134,16 @@ async fn direct_room(ctx: &Ctx, me: UserId, contact: UserId) -> Result<RoomId> {
     Ok(details.room.id)
 }
 
-/// GET /api/scheduled-messages?offset=&limit= — mine, soonest first, in
-/// every state.
+/// GET /api/scheduled-messages?offset=&limit=&query= — mine, soonest
+/// first, in every state; `query` filters over `SCHEDULED_FILTER_FIELDS`
+/// (e.g. `status = 'pending' AND sendAt < '2026-12-25T00:00:00Z'`).
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = offset_page(&ctx)?;
+    let (offset, limit, filter) = filtered_offset_page(&ctx, SCHEDULED_FILTER_FIELDS)?;
     let (items, total) = ctx
         .app
         .store
-        .run(move |s| s.scheduled_page(me, offset.into(), limit))
+        .run(move |s| s.scheduled_page(me, filter.as_ref(), offset, limit))
         .await?;
     Ok(offset_reply(&ctx, &items, total, offset, limit))
 }

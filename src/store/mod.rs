@@ -11,7 +11,7 @@ pub mod sqlite;
 
 /// The fields each list's `query=` filter may name, and the columns behind
 /// them.
-pub use sqlite::{ROOM_FILTER_FIELDS, USER_FILTER_FIELDS};
+pub use sqlite::{ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS};
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
@@ -264,11 +264,13 @@ pub trait Store: Send + Sync + 'static {
     // ---- scheduled messages (the message queue) ----
     fn create_scheduled(&self, new: &NewScheduled) -> StoreResult<ScheduledMessage>;
     fn scheduled(&self, owner: UserId, id: i64) -> StoreResult<Option<ScheduledMessage>>;
-    /// A page of `owner`'s, soonest first, and their total number.
+    /// A page of `owner`'s that pass `filter` (checked against
+    /// [`SCHEDULED_FILTER_FIELDS`]), soonest first, and how many pass.
     fn scheduled_page(
         &self,
         owner: UserId,
-        offset: u64,
+        filter: Option<&Filter>,
+        offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<ScheduledMessage>, u64)>;
     /// Changes a pending one; any other is a conflict.

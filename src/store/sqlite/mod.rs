@@ -43,6 +43,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
+pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
 pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
 pub use writer::WriterConfig;
 
@@ -469,10 +470,11 @@ impl Store for SqliteStore {
     fn scheduled_page(
         &self,
         owner: UserId,
-        offset: u64,
+        filter: Option<&crate::query::Filter>,
+        offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<ScheduledMessage>, u64)> {
-        scheduled::page(&*self.conn()?, owner, offset, limit)
+        scheduled::page(&*self.conn()?, owner, filter, offset, limit)
     }
     fn update_scheduled(
         &self,

@@ -2,10 +2,12 @@
 //! due rows (pending → sending) before it posts them, so a cancel and a
 //! send never both win.
 
+use super::filtered::List;
 use super::messages::{id_bytes, id_text};
 use crate::model::{
     NewScheduled, ScheduleStatus, ScheduledMessage, SendOutcome, Timestamp, UserId,
 };
+use crate::query::{Field, FieldType, Filter, Value};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -58,22 +60,31 @@ pub fn one(conn: &Connection, owner: UserId, id: i64) -> StoreResult<Option<Sche
         .optional()?)
 }
 
-/// A page of `owner`'s scheduled messages, soonest first, and their number.
+/// What `query=` may filter scheduled messages by.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "id", FieldType::Integer),
+    Field::new("roomId", "room_id", FieldType::Integer),
+    Field::new("content", "content", FieldType::Text),
+    Field::new("status", "status", FieldType::Text),
+    Field::new("sendAt", "send_at", FieldType::Timestamp),
+    Field::new("createdAt", "created_at", FieldType::Timestamp),
+];
+
+/// A page of `owner`'s scheduled messages that pass `filter`, soonest
+/// first, and how many pass in all.
 pub fn page(
     conn: &Connection,
     owner: UserId,
-    offset: u64,
+    filter: Option<&Filter>,
+    offset: u32,
     limit: u32,
 ) -> StoreResult<(Vec<ScheduledMessage>, u64)> {
-    let total: u64 = conn
-        .prepare_cached("SELECT count(*) FROM scheduled_messages WHERE user_id = ?1")?
-        .query_row([owner], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM scheduled_messages WHERE user_id = ?1
-          ORDER BY send_at, id LIMIT ?2 OFFSET ?3"
-    ))?;
-    let rows = stmt.query_map(params![owner, limit, offset], from_row)?;
-    Ok((rows.collect::<Result<_, _>>()?, total))
+    let mut list = List::new(COLUMNS, "scheduled_messages", "send_at, id");
+    list.condition("user_id = ?", Value::Integer(owner));
+    list.filter(filter);
+    let total = list.count(conn)?;
+    let items = list.fetch(conn, Some(limit), offset, from_row)?;
+    Ok((items, total))
 }
 
 /// Changes a pending message's content and/or time; a message no longer
