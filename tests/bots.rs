@@ -287,32 +287,11 @@ async fn webhooks_are_signed_retried_and_visible_to_the_admin() {
     add_to_room(&api, &alice, room, bot).await;
     let (url, mut hits) = receiver(&[500]).await;
 
-    let (status, _) = api
-        .call(
-            "PUT",
-            "/api/bot/webhook",
-            Some(&bob.token),
-            Some(json!({"url": url})),
-        )
-        .await;
+    let (status, _) = set_webhook(&api, &bob.token, &url).await;
     assert_eq!(status, 401, "a user token cannot set a webhook");
-    let (status, body) = api
-        .call(
-            "PUT",
-            "/api/bot/webhook",
-            Some(&token),
-            Some(json!({"url": "https://example.test/hook"})),
-        )
-        .await;
+    let (status, body) = set_webhook(&api, &token, "https://example.test/hook").await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = api
-        .call(
-            "PUT",
-            "/api/bot/webhook",
-            Some(&token),
-            Some(json!({"url": url})),
-        )
-        .await;
+    let (status, body) = set_webhook(&api, &token, &url).await;
     assert_eq!(status, 200, "{body}");
     let secret = body["data"]["secret"].as_str().unwrap().to_owned();
 
@@ -421,14 +400,7 @@ async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_goes_on() {
     let (bot, token) = make_bot(&api, "Hook").await;
     add_to_room(&api, &alice, room, bot).await;
     let (url, mut hits) = receiver(&[500, 503]).await;
-    let (status, body) = api
-        .call(
-            "PUT",
-            "/api/bot/webhook",
-            Some(&token),
-            Some(json!({"url": url})),
-        )
-        .await;
+    let (status, body) = set_webhook(&api, &token, &url).await;
     assert_eq!(status, 200, "{body}");
 
     let lost = api.say(&alice, room, "lost").await;
@@ -514,15 +486,19 @@ async fn webhooks_may_not_point_into_the_servers_own_network() {
         "http://[::1]/hook",
         "http://10.0.0.7/hook",
     ] {
-        let (status, body) = api
-            .call(
-                "PUT",
-                "/api/bot/webhook",
-                Some(&token),
-                Some(json!({ "url": url })),
-            )
-            .await;
+        let (status, body) = set_webhook(&api, &token, &url).await;
         assert_eq!(status, 422, "{url}: {body}");
         assert_eq!(body["errors"][0]["name"], "url");
     }
+}
+
+/// `PUT /api/bot/webhook {url}` with a bot's (or anyone's) token.
+async fn set_webhook(api: &Api, token: &str, url: &str) -> (u16, Value) {
+    api.call(
+        "PUT",
+        "/api/bot/webhook",
+        Some(token),
+        Some(json!({ "url": url })),
+    )
+    .await
 }
