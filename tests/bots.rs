@@ -486,7 +486,7 @@ async fn webhooks_may_not_point_into_the_servers_own_network() {
         "http://[::1]/hook",
         "http://10.0.0.7/hook",
     ] {
-        let (status, body) = set_webhook(&api, &token, &url).await;
+        let (status, body) = set_webhook(&api, &token, url).await;
         assert_eq!(status, 422, "{url}: {body}");
         assert_eq!(body["errors"][0]["name"], "url");
     }
