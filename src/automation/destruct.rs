@@ -110,6 +110,11 @@ async fn delete(app: &App, room_id: RoomId, m: &DueMessage) -> Result<(), Error>
 
 /// Frees the queued files no live message carries, and removes their blobs
 /// from disk when no file names them any more.
+///
+/// Known gap: an upload of the very same bytes that lands between the
+/// store's "no file names this blob" and the removal finds the blob on disk
+/// (uploads are deduplicated by hash), records a row, and then loses its
+/// bytes; its download fails until the bytes are uploaded again.
 async fn free_files(app: &App) -> Result<(), Error> {
     loop {
         let freed = app
