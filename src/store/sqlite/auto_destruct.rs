@@ -259,3 +259,85 @@ pub fn forget_free(conn: &Connection, file_id: FileId) -> StoreResult<()> {
         .execute([file_id])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database with users 1 and 2, direct room 1 and group room 2 (user
+    /// 1 owns it, user 2 is a member), and `messages` of room `r` as
+    /// (seq, kind, created_at, deleted).
+    fn db(messages: &[(RoomId, Seq, &str, i64, bool)]) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (login, password_hash, name, created_at) VALUES ('a', '', 'A', 0), ('b', '', 'B', 0);
+             INSERT INTO rooms (kind, creator_id, created_at) VALUES ('direct', 1, 0), ('group', 1, 0);
+             INSERT INTO participants (room_id, user_id, role, joined_at)
+             VALUES (1, 1, 'owner', 0), (1, 2, 'member', 0), (2, 1, 'owner', 0), (2, 2, 'member', 0);",
+        )
+        .unwrap();
+        for (room, seq, kind, at, deleted) in messages {
+            conn.execute(
+                "INSERT INTO messages (room_id, seq, message_id, sender_id, kind, content, created_at, deleted_at)
+                 VALUES (?1, ?2, ?3, 1, ?4, 'x', ?5, ?6)",
+                params![
+                    room,
+                    seq,
+                    uuid::Uuid::new_v4().as_bytes().to_vec(),
+                    kind,
+                    at,
+                    deleted.then_some(*at)
+                ],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    fn seqs(sweep: &RoomSweep) -> Vec<Seq> {
+        sweep.due.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn a_sweep_takes_old_messages_in_order_and_stops_at_the_first_young_one() {
+        let conn = db(&[
+            (1, 1, "system", 0, false),
+            (1, 2, "text", 1_000, false),
+            (1, 3, "text", 2_000, true),
+            (1, 4, "text", 3_000, false),
+            (1, 5, "text", 9_000, false),
+            (1, 6, "text", 1_000, false),
+        ]);
+        create(&conn, 2, 1, 5).unwrap();
+        let now = Timestamp(10_000);
+        let sweeps = sweep(&conn, now, 100).unwrap();
+        assert_eq!(sweeps.len(), 1);
+        let s = &sweeps[0];
+        // System messages and tombstones are skipped; seq 6 waits behind 5.
+        assert_eq!(seqs(s), [2, 4]);
+        assert_eq!(s.swept_to, 4);
+        assert_eq!(s.next_due, Some(Timestamp(14_000)));
+
+        // The batch bound holds, and the mark moves only forward.
+        let s = &sweep(&conn, now, 1).unwrap()[0];
+        assert_eq!((seqs(s), s.swept_to), (vec![2], 2));
+        mark_swept(&conn, 1, 4).unwrap();
+        mark_swept(&conn, 1, 2).unwrap();
+        let s = &sweep(&conn, now, 100).unwrap()[0];
+        assert!(s.due.is_empty());
+        assert_eq!(s.swept_to, 4);
+    }
+
+    #[test]
+    fn a_group_rule_is_in_force_only_for_its_owners_and_admins() {
+        let conn = db(&[(2, 1, "text", 0, false)]);
+        create(&conn, 2, 2, 1).unwrap();
+        assert!(sweep(&conn, Timestamp(10_000), 100).unwrap().is_empty());
+        assert_eq!(shortest_lifetime(&conn).unwrap(), None);
+        create(&conn, 1, 2, 3).unwrap();
+        let s = &sweep(&conn, Timestamp(10_000), 100).unwrap()[0];
+        assert_eq!((s.room_id, seqs(s)), (2, vec![1]));
+        assert_eq!(shortest_lifetime(&conn).unwrap(), Some(3));
+    }
+}
