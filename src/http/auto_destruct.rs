@@ -9,7 +9,7 @@ use super::response::Reply;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
 use crate::model::{FieldError, RoomId, RoomKind, UserId};
-use crate::store::AUTO_DESTRUCT_FILTER_FIELDS;
+use crate::store::{StoreError, AUTO_DESTRUCT_FILTER_FIELDS};
 use serde::Deserialize;
 
 /// Shortest lifetime: a second.
@@ -69,13 +69,10 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
         .run(move |s| {
             let role = s
                 .member_role(room_id, me)?
-                .ok_or(crate::store::StoreError::NotFound("room"))?;
-            let kind = s
-                .room(room_id)?
-                .ok_or(crate::store::StoreError::NotFound("room"))?
-                .kind;
+                .ok_or(StoreError::NotFound("room"))?;
+            let kind = s.room(room_id)?.ok_or(StoreError::NotFound("room"))?.kind;
             if kind != RoomKind::Direct && !role.manages() {
-                return Err(crate::store::StoreError::Forbidden(
+                return Err(StoreError::Forbidden(
                     "only the room's owners and admins may make its messages disappear".into(),
                 ));
             }

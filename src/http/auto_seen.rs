@@ -8,7 +8,7 @@ use super::response::Reply;
 use crate::error::{Error, Result};
 use crate::model::validate::{self, Checker};
 use crate::model::{FieldError, RoomId};
-use crate::store::AUTO_SEEN_FILTER_FIELDS;
+use crate::store::{StoreError, AUTO_SEEN_FILTER_FIELDS};
 use serde::Deserialize;
 
 /// Shortest period: ten seconds (more often is what a client's own `seen`
@@ -56,7 +56,7 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
         .store
         .run(move |s| {
             s.channel(me, channel)?
-                .ok_or(crate::store::StoreError::NotFound("channel"))?;
+                .ok_or(StoreError::NotFound("channel"))?;
             s.create_auto_seen(me, channel, secs, next_at)
         })
         .await?;
