@@ -31,6 +31,11 @@ pub struct App {
     /// Told when a scheduled message is added or moved, so the scheduler
     /// looks at its table again.
     pub schedule_changed: tokio::sync::Notify,
+    /// Told when a disappearing-messages rule is added, changed or
+    /// removed, so the sweep looks at its rules again.
+    pub destructs_changed: tokio::sync::Notify,
+    /// Told when an auto-seen period is added, changed or removed.
+    pub auto_seen_changed: tokio::sync::Notify,
     /// Uploaded files on disk.
     pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
@@ -75,6 +80,8 @@ impl App {
             blobs,
             clock,
             schedule_changed: tokio::sync::Notify::new(),
+            destructs_changed: tokio::sync::Notify::new(),
+            auto_seen_changed: tokio::sync::Notify::new(),
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,

@@ -135,6 +135,8 @@ pub async fn run(
         signal,
     ));
     let scheduler_task = tokio::spawn(crate::automation::scheduler::run(app.clone()));
+    let destruct_task = tokio::spawn(crate::automation::destruct::run(app.clone()));
+    let auto_seen_task = tokio::spawn(crate::automation::auto_seen::run(app.clone()));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
     if app.clock.is_adjustable() {
@@ -149,6 +151,8 @@ pub async fn run(
     let _ = http_task.await;
     let _ = webhook_task.await;
     let _ = scheduler_task.await;
+    let _ = destruct_task.await;
+    let _ = auto_seen_task.await;
     tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
     tracing::info!("writer flushed; stopped");
     Ok(())

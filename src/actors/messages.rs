@@ -338,6 +338,14 @@ pub struct MarkSeen {
     pub seq: Seq,
 }
 
+/// Move a member's read position to the room's last message, as a `seen`
+/// of that seq would (auto-seen periods).
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct MarkAllSeen {
+    pub user_id: UserId,
+}
+
 /// Replay what `conn` missed after `after`, then let live frames through.
 #[derive(Message)]
 #[rtype(result = "ResumeStatus")]

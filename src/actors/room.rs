@@ -858,26 +858,45 @@ impl Handler<MarkSeen> for RoomActor {
     type Result = ResponseFuture<Result<(), Error>>;
 
     fn handle(&mut self, msg: MarkSeen, ctx: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.role_of(msg.user_id) {
+        self.mark_read(msg.user_id, msg.seq, ctx)
+    }
+}
+
+impl Handler<MarkAllSeen> for RoomActor {
+    type Result = ResponseFuture<Result<(), Error>>;
+
+    fn handle(&mut self, msg: MarkAllSeen, ctx: &mut Self::Context) -> Self::Result {
+        let last = self.next_seq.saturating_sub(1);
+        self.mark_read(msg.user_id, last, ctx)
+    }
+}
+
+impl RoomActor {
+    /// Moves a member's read position forward to `seq`; answered after
+    /// commit, when the room has been told with a `seen` frame.
+    fn mark_read(
+        &mut self,
+        user_id: UserId,
+        seq: Seq,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<(), Error>> {
+        if let Err(e) = self.role_of(user_id) {
             return Box::pin(async { Err(e) });
         }
         let last = self.next_seq.saturating_sub(1);
-        if msg.seq > last {
+        if seq > last {
             let e = Error::validation(
                 "seq",
                 "range",
-                format!("seq {} is past the room's last message ({last})", msg.seq),
+                format!("seq {seq} is past the room's last message ({last})"),
             );
             return Box::pin(async { Err(e) });
         }
         // Read positions only move forward: an older `seen` is a no-op.
-        if self.read.get(&msg.user_id).copied().unwrap_or(0) >= msg.seq {
+        if self.read.get(&user_id).copied().unwrap_or(0) >= seq {
             return Box::pin(async { Ok(()) });
         }
-        let op = RoomOp::MarkRead {
-            user_id: msg.user_id,
-            seq: msg.seq,
-        };
+        let op = RoomOp::MarkRead { user_id, seq };
         let outcome = self.enqueue(op, ctx);
         Box::pin(async move { outcome.await.map(|_| ()) })
     }

@@ -8,62 +8,19 @@
 //! nothing new; and it is marked sent after the post committed. Messages
 //! that fell due while the server was down go out at start.
 
+use super::rounds::{is_passing, repeat, Round};
 use crate::app::App;
 use crate::error::Error;
 use crate::model::{MessageKind, NewMessage, ScheduledMessage, SendOutcome, Timestamp};
 use crate::service;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Most messages claimed at once; the rest wait for the next round.
 const BATCH: u32 = 100;
-/// Longest sleep between looks at the table, whatever it says: a cheap
-/// guard against a missed wake-up.
-const IDLE_SECS: i64 = 60;
-/// Pause after a send failed for a reason that may pass (the writer was
-/// busy, the server is shutting down).
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs until shutdown.
 pub async fn run(app: Arc<App>) {
-    loop {
-        let pause = match send_due(&app).await {
-            Ok(Round::More) => continue,
-            Ok(Round::Done) => None,
-            Ok(Round::Retry) => Some(RETRY_PAUSE),
-            Err(e) => {
-                tracing::error!(error = %e, "scheduler round failed");
-                Some(RETRY_PAUSE)
-            }
-        };
-        let now = app.clock.now();
-        let next = match pause {
-            Some(_) => None,
-            None => app
-                .store
-                .run(|s| s.next_scheduled_at())
-                .await
-                .ok()
-                .flatten(),
-        };
-        let wake_at = next.map_or(now.plus_seconds(IDLE_SECS), |t| {
-            t.min(now.plus_seconds(IDLE_SECS))
-        });
-        tokio::select! {
-            _ = app.shutdown.cancelled() => return,
-            _ = app.schedule_changed.notified() => {}
-            _ = app.clock.sleep_until(wake_at), if pause.is_none() => {}
-            _ = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => {}
-        }
-    }
-}
-
-enum Round {
-    /// A full batch went out: there may be more due.
-    More,
-    Done,
-    /// A send failed for a passing reason; look again shortly.
-    Retry,
+    repeat(&app, &app.schedule_changed, "scheduler", || send_due(&app)).await;
 }
 
 async fn send_due(app: &App) -> Result<Round, Error> {
@@ -93,7 +50,7 @@ async fn send_due(app: &App) -> Result<Round, Error> {
     Ok(match (retry, full) {
         (true, _) => Round::Retry,
         (false, true) => Round::More,
-        (false, false) => Round::Done,
+        (false, false) => Round::Done(app.store.run(|s| s.next_scheduled_at()).await?),
     })
 }
 
@@ -112,11 +69,4 @@ async fn post(app: &App, scheduled: ScheduledMessage) -> Result<u64, Error> {
     };
     let posted = service::post_message(app, scheduled.room_id, message).await?;
     Ok(posted.message.seq)
-}
-
-/// Failures worth another try: the server was busy or stopping. Anything
-/// else (the author left the room, the room is gone, a store failure that
-/// would repeat) is final, so one bad row never holds up the queue.
-fn is_passing(e: &Error) -> bool {
-    matches!(e, Error::Overloaded(_) | Error::ShuttingDown)
 }

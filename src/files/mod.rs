@@ -79,6 +79,19 @@ impl Blobs {
             .map_or(0, |entries| entries.count())
     }
 
+    /// Removes a blob and its cached variants, once no file names it.
+    /// Already gone is fine. Blocking.
+    pub fn remove(&self, sha256: &str) -> std::io::Result<()> {
+        let gone = |r: std::io::Result<()>| match r {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+        gone(std::fs::remove_file(self.path(sha256)))?;
+        gone(std::fs::remove_dir_all(
+            self.root.join("variants").join(sha256),
+        ))
+    }
+
     /// A fresh path for a file that lives only while it is served.
     pub fn temp_path(&self) -> PathBuf {
         self.root

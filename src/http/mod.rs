@@ -3,6 +3,8 @@
 
 mod admin;
 mod auth;
+mod auto_destruct;
+mod auto_seen;
 mod bot;
 mod channels;
 mod contacts;

@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::{
-    admin, auth, bot, channels, contacts, events, files, health, messages, phone, rooms, scheduled,
-    sessions, test_clock, users,
+    admin, auth, auto_destruct, auto_seen, bot, channels, contacts, events, files, health,
+    messages, phone, rooms, scheduled, sessions, test_clock, users,
 };
 use crate::error::{Error, Result};
 use hyper::Method;
@@ -68,6 +68,10 @@ pub enum Route {
     Channel,
     ChannelRating,
     ScheduledMessage,
+    AutoDestructs,
+    AutoDestruct,
+    AutoSeens,
+    AutoSeen,
     Message,
     Reaction,
     MessageSearch,
@@ -170,6 +174,26 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     (
         "/api/scheduled-messages/{id}",
         Route::ScheduledMessage,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/auto-destructs",
+        Route::AutoDestructs,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/auto-destructs/{id}",
+        Route::AutoDestruct,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/auto-seen",
+        Route::AutoSeens,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/auto-seen/{id}",
+        Route::AutoSeen,
         &[Method::GET, Method::PATCH, Method::DELETE],
     ),
     ("/api/files/{id}", Route::File, &[Method::GET]),
@@ -348,6 +372,16 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::ScheduledMessage, Method::PATCH) => scheduled::update(ctx).await,
         (Route::ScheduledMessage, Method::DELETE) => scheduled::cancel(ctx).await,
         (Route::ScheduledMessage, _) => scheduled::get(ctx).await,
+        (Route::AutoDestructs, Method::POST) => auto_destruct::create(ctx).await,
+        (Route::AutoDestructs, _) => auto_destruct::list(ctx).await,
+        (Route::AutoDestruct, Method::PATCH) => auto_destruct::update(ctx).await,
+        (Route::AutoDestruct, Method::DELETE) => auto_destruct::delete(ctx).await,
+        (Route::AutoDestruct, _) => auto_destruct::get(ctx).await,
+        (Route::AutoSeens, Method::POST) => auto_seen::create(ctx).await,
+        (Route::AutoSeens, _) => auto_seen::list(ctx).await,
+        (Route::AutoSeen, Method::PATCH) => auto_seen::update(ctx).await,
+        (Route::AutoSeen, Method::DELETE) => auto_seen::delete(ctx).await,
+        (Route::AutoSeen, _) => auto_seen::get(ctx).await,
         (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
         (Route::AdminUsers, _) => admin::users::list(ctx).await,
         (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,

@@ -1,5 +1,6 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod automation;
 mod bot;
 mod channel;
 mod contact;
@@ -10,6 +11,7 @@ mod schedule;
 mod time;
 pub mod validate;
 
+pub use self::automation::{AutoDestruct, AutoSeen, DueMessage, FreedFile, RoomSweep};
 pub use self::bot::*;
 pub use self::channel::Channel;
 pub use self::contact::{Contact, ContactActivity, ConversationEvent};

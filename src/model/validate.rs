@@ -95,6 +95,21 @@ impl Checker {
     }
 }
 
+/// A required whole number of seconds from `min` to `max` (a lifetime,
+/// a period).
+pub fn seconds(c: &mut Checker, name: &str, value: Option<i64>, min: i64, max: i64) -> Option<i64> {
+    match value {
+        None => c.push(FieldError::required(name)),
+        Some(v) if !(min..=max).contains(&v) => c.push(FieldError::new(
+            name,
+            "range",
+            format!("{name} must be a whole number of seconds from {min} to {max}"),
+        )),
+        Some(v) => return Some(v),
+    }
+    None
+}
+
 /// Longest reaction, in bytes: room for an emoji with skin tone and joiners
 /// (a family emoji is 25 bytes), too small to carry a message.
 pub const MAX_EMOJI_BYTES: usize = 32;

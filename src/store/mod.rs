@@ -11,17 +11,20 @@ pub mod sqlite;
 
 /// The fields each list's `query=` filter may name, and the columns behind
 /// them.
-pub use sqlite::{ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS};
+pub use sqlite::{
+    AUTO_DESTRUCT_FILTER_FIELDS, AUTO_SEEN_FILTER_FIELDS, ROOM_FILTER_FIELDS,
+    SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS,
+};
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, ChangedMessage, Channel, Contact, ContactActivity,
-    ConversationEvent, Counts, Delivery, FileId, HistoryCursor, Message, MessageChange, NewBot,
-    NewFile, NewMessage, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev,
-    Role, Room, RoomDetails, RoomId, RoomPatch, ScheduledMessage, SearchHit, SearchQuery,
-    SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
-    WebhookWork,
+    AttemptOutcome, AutoDestruct, AutoSeen, Bot, BotPatch, ChangedMessage, Channel, Contact,
+    ContactActivity, ConversationEvent, Counts, Delivery, FileId, FreedFile, HistoryCursor,
+    Message, MessageChange, NewBot, NewFile, NewMessage, NewRoom, NewScheduled, NewSession,
+    NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, RoomSweep,
+    ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use crate::query::Filter;
 use list::{ListQuery, Page};
@@ -289,6 +292,81 @@ pub trait Store: Send + Sync + 'static {
     fn claim_due_scheduled(&self, now: Timestamp, limit: u32)
         -> StoreResult<Vec<ScheduledMessage>>;
     fn finish_scheduled(&self, id: i64, outcome: &SendOutcome) -> StoreResult<()>;
+
+    // ---- disappearing messages (auto-destruct) ----
+    /// A rule of `owner` for a room; their second one for it is a conflict.
+    fn create_auto_destruct(
+        &self,
+        owner: UserId,
+        room: RoomId,
+        lifetime_secs: i64,
+    ) -> StoreResult<AutoDestruct>;
+    fn auto_destruct(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoDestruct>>;
+    /// A page of `owner`'s rules that pass `filter` (checked against
+    /// [`AUTO_DESTRUCT_FILTER_FIELDS`]), and how many pass.
+    fn auto_destruct_page(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<AutoDestruct>, u64)>;
+    fn update_auto_destruct(
+        &self,
+        owner: UserId,
+        id: i64,
+        lifetime_secs: i64,
+    ) -> StoreResult<AutoDestruct>;
+    fn delete_auto_destruct(&self, owner: UserId, id: i64) -> StoreResult<()>;
+    /// Up to `limit` messages older than their room's lifetime at `now`,
+    /// by room, with when each room's next one falls due.
+    fn destruct_sweep(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<RoomSweep>>;
+    /// The shortest lifetime (seconds) of any rule in force.
+    fn shortest_destruct_lifetime(&self) -> StoreResult<Option<i64>>;
+    /// Moves a room's sweep mark forward: nothing live is left at or below.
+    fn mark_destruct_swept(&self, room: RoomId, seq: Seq) -> StoreResult<()>;
+    /// Queues files that messages about to be destroyed carry.
+    fn queue_file_frees(&self, files: &[FileId]) -> StoreResult<()>;
+    /// Frees queued files no live message carries; answers the blobs no
+    /// file names any more, to remove from disk.
+    fn free_queued_files(&self, limit: u32) -> StoreResult<Vec<FreedFile>>;
+    /// A freed file's blob is gone from disk.
+    fn forget_file_free(&self, file_id: FileId) -> StoreResult<()>;
+
+    // ---- auto-seen periods ----
+    /// A period of `owner` for a channel, first ending at `next_at`; their
+    /// second one for it is a conflict.
+    fn create_auto_seen(
+        &self,
+        owner: UserId,
+        channel: RoomId,
+        period_secs: i64,
+        next_at: Timestamp,
+    ) -> StoreResult<AutoSeen>;
+    fn auto_seen(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoSeen>>;
+    /// A page of `owner`'s that pass `filter` (checked against
+    /// [`AUTO_SEEN_FILTER_FIELDS`]), and how many pass.
+    fn auto_seen_page(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<AutoSeen>, u64)>;
+    fn update_auto_seen(
+        &self,
+        owner: UserId,
+        id: i64,
+        period_secs: i64,
+        next_at: Timestamp,
+    ) -> StoreResult<AutoSeen>;
+    fn delete_auto_seen(&self, owner: UserId, id: i64) -> StoreResult<()>;
+    /// When the next period ends, if there is any.
+    fn next_auto_seen_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// Up to `limit` periods that ended by `now`.
+    fn due_auto_seen(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<AutoSeen>>;
+    /// A period ran; the next one ends at `next_at`.
+    fn auto_seen_ran(&self, id: i64, next_at: Timestamp) -> StoreResult<()>;
 
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;

@@ -269,6 +269,32 @@ impl Api {
         body["data"].clone()
     }
 
+    /// Moves the automation clock of a `--test-clock` server forward.
+    pub async fn advance_clock(&self, secs: i64) {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/test/clock",
+                None,
+                Some(json!({"advanceSecs": secs})),
+            )
+            .await;
+        assert_eq!(status, 200, "advance the clock: {body}");
+    }
+
+    /// The direct room of `a` and `b`.
+    pub async fn direct_room(&self, a: &User, b: &User) -> i64 {
+        let (status, body) = self
+            .post(
+                "/api/rooms",
+                &a.token,
+                json!({"type": "direct", "participants": [b.id]}),
+            )
+            .await;
+        assert!(status == 200 || status == 201, "direct room: {body}");
+        body["data"]["id"].as_i64().expect("room id")
+    }
+
     /// Every message of a room, oldest first, paging through history.
     pub async fn history(&self, user: &User, room: i64) -> Vec<Value> {
         let mut all = Vec::new();

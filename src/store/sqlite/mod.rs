@@ -5,6 +5,8 @@
 //! second small pool.
 
 mod admin;
+mod auto_destruct;
+mod auto_seen;
 mod bots;
 mod changes;
 mod channels;
@@ -31,17 +33,20 @@ use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResul
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, Bot, BotPatch, Channel, Contact, ContactActivity, ConversationEvent, Counts,
-    Delivery, FileId, HistoryCursor, Message, NewBot, NewFile, NewRoom, NewScheduled, NewSession,
-    NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch,
-    ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp,
-    User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    AttemptOutcome, AutoDestruct, AutoSeen, Bot, BotPatch, Channel, Contact, ContactActivity,
+    ConversationEvent, Counts, Delivery, FileId, FreedFile, HistoryCursor, Message, NewBot,
+    NewFile, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room,
+    RoomDetails, RoomId, RoomPatch, RoomSweep, ScheduledMessage, SearchHit, SearchQuery,
+    SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
+    WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
+pub use auto_destruct::FILTER_FIELDS as AUTO_DESTRUCT_FILTER_FIELDS;
+pub use auto_seen::FILTER_FIELDS as AUTO_SEEN_FILTER_FIELDS;
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
 pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
@@ -110,6 +115,14 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         13,
         include_str!("../../../data/migrations/0013_channel_ratings.sql"),
+    ),
+    (
+        15,
+        include_str!("../../../data/migrations/0015_auto_destruct.sql"),
+    ),
+    (
+        16,
+        include_str!("../../../data/migrations/0016_auto_seen.sql"),
     ),
 ];
 
@@ -507,6 +520,99 @@ impl Store for SqliteStore {
     }
     fn finish_scheduled(&self, id: i64, outcome: &SendOutcome) -> StoreResult<()> {
         scheduled::finish(&*self.conn()?, id, outcome)
+    }
+
+    fn create_auto_destruct(
+        &self,
+        owner: UserId,
+        room: RoomId,
+        lifetime_secs: i64,
+    ) -> StoreResult<AutoDestruct> {
+        auto_destruct::create(&*self.conn()?, owner, room, lifetime_secs)
+    }
+    fn auto_destruct(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoDestruct>> {
+        auto_destruct::one(&*self.conn()?, owner, id)
+    }
+    fn auto_destruct_page(
+        &self,
+        owner: UserId,
+        filter: Option<&crate::query::Filter>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<AutoDestruct>, u64)> {
+        auto_destruct::page(&*self.conn()?, owner, filter, offset, limit)
+    }
+    fn update_auto_destruct(
+        &self,
+        owner: UserId,
+        id: i64,
+        lifetime_secs: i64,
+    ) -> StoreResult<AutoDestruct> {
+        auto_destruct::update(&*self.conn()?, owner, id, lifetime_secs)
+    }
+    fn delete_auto_destruct(&self, owner: UserId, id: i64) -> StoreResult<()> {
+        auto_destruct::delete(&*self.conn()?, owner, id)
+    }
+    fn destruct_sweep(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<RoomSweep>> {
+        auto_destruct::sweep(&*self.conn()?, now, limit)
+    }
+    fn shortest_destruct_lifetime(&self) -> StoreResult<Option<i64>> {
+        auto_destruct::shortest_lifetime(&*self.conn()?)
+    }
+    fn mark_destruct_swept(&self, room: RoomId, seq: Seq) -> StoreResult<()> {
+        auto_destruct::mark_swept(&*self.conn()?, room, seq)
+    }
+    fn queue_file_frees(&self, files: &[FileId]) -> StoreResult<()> {
+        auto_destruct::queue_frees(&*self.conn()?, files)
+    }
+    fn free_queued_files(&self, limit: u32) -> StoreResult<Vec<FreedFile>> {
+        auto_destruct::free_queued(&mut *self.conn()?, limit)
+    }
+    fn forget_file_free(&self, file_id: FileId) -> StoreResult<()> {
+        auto_destruct::forget_free(&*self.conn()?, file_id)
+    }
+
+    fn create_auto_seen(
+        &self,
+        owner: UserId,
+        channel: RoomId,
+        period_secs: i64,
+        next_at: Timestamp,
+    ) -> StoreResult<AutoSeen> {
+        auto_seen::create(&*self.conn()?, owner, channel, period_secs, next_at)
+    }
+    fn auto_seen(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoSeen>> {
+        auto_seen::one(&*self.conn()?, owner, id)
+    }
+    fn auto_seen_page(
+        &self,
+        owner: UserId,
+        filter: Option<&crate::query::Filter>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<AutoSeen>, u64)> {
+        auto_seen::page(&*self.conn()?, owner, filter, offset, limit)
+    }
+    fn update_auto_seen(
+        &self,
+        owner: UserId,
+        id: i64,
+        period_secs: i64,
+        next_at: Timestamp,
+    ) -> StoreResult<AutoSeen> {
+        auto_seen::update(&*self.conn()?, owner, id, period_secs, next_at)
+    }
+    fn delete_auto_seen(&self, owner: UserId, id: i64) -> StoreResult<()> {
+        auto_seen::delete(&*self.conn()?, owner, id)
+    }
+    fn next_auto_seen_at(&self) -> StoreResult<Option<Timestamp>> {
+        auto_seen::next_due(&*self.conn()?)
+    }
+    fn due_auto_seen(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<AutoSeen>> {
+        auto_seen::due(&*self.conn()?, now, limit)
+    }
+    fn auto_seen_ran(&self, id: i64, next_at: Timestamp) -> StoreResult<()> {
+        auto_seen::ran(&*self.conn()?, id, next_at)
     }
 
     fn counts(&self) -> StoreResult<Counts> {
