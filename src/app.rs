@@ -31,6 +31,9 @@ pub struct App {
     /// Told when a scheduled message is added or moved, so the scheduler
     /// looks at its table again.
     pub schedule_changed: tokio::sync::Notify,
+    /// Told when an auto-reply rule is added, changed or removed, so the
+    /// auto-replier re-reads whose direct rooms it follows.
+    pub auto_replies_changed: tokio::sync::Notify,
     /// Uploaded files on disk.
     pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
@@ -75,6 +78,7 @@ impl App {
             blobs,
             clock,
             schedule_changed: tokio::sync::Notify::new(),
+            auto_replies_changed: tokio::sync::Notify::new(),
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,

@@ -8,6 +8,7 @@
 //! nothing new; and it is marked sent after the post committed. Messages
 //! that fell due while the server was down go out at start.
 
+use super::is_passing;
 use crate::app::App;
 use crate::error::Error;
 use crate::model::{MessageKind, NewMessage, ScheduledMessage, SendOutcome, Timestamp};
@@ -109,14 +110,8 @@ async fn post(app: &App, scheduled: ScheduledMessage) -> Result<u64, Error> {
         file_id: None,
         preview: None,
         created_at: Timestamp::now(),
+        auto_reply: false,
     };
     let posted = service::post_message(app, scheduled.room_id, message).await?;
     Ok(posted.message.seq)
-}
-
-/// Failures worth another try: the server was busy or stopping. Anything
-/// else (the author left the room, the room is gone, a store failure that
-/// would repeat) is final, so one bad row never holds up the queue.
-fn is_passing(e: &Error) -> bool {
-    matches!(e, Error::Overloaded(_) | Error::ShuttingDown)
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod auto_replies;
 mod bot;
 mod channels;
 mod contacts;

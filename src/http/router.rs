@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::{
-    admin, auth, bot, channels, contacts, events, files, health, messages, phone, rooms, scheduled,
-    sessions, test_clock, users,
+    admin, auth, auto_replies, bot, channels, contacts, events, files, health, messages, phone,
+    rooms, scheduled, sessions, test_clock, users,
 };
 use crate::error::{Error, Result};
 use hyper::Method;
@@ -68,6 +68,8 @@ pub enum Route {
     Channel,
     ChannelRating,
     ScheduledMessage,
+    AutoReplies,
+    AutoReply,
     Message,
     Reaction,
     MessageSearch,
@@ -170,6 +172,16 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     (
         "/api/scheduled-messages/{id}",
         Route::ScheduledMessage,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/auto-replies",
+        Route::AutoReplies,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/auto-replies/{id}",
+        Route::AutoReply,
         &[Method::GET, Method::PATCH, Method::DELETE],
     ),
     ("/api/files/{id}", Route::File, &[Method::GET]),
@@ -348,6 +360,11 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::ScheduledMessage, Method::PATCH) => scheduled::update(ctx).await,
         (Route::ScheduledMessage, Method::DELETE) => scheduled::cancel(ctx).await,
         (Route::ScheduledMessage, _) => scheduled::get(ctx).await,
+        (Route::AutoReplies, Method::POST) => auto_replies::create(ctx).await,
+        (Route::AutoReplies, _) => auto_replies::list(ctx).await,
+        (Route::AutoReply, Method::PATCH) => auto_replies::update(ctx).await,
+        (Route::AutoReply, Method::DELETE) => auto_replies::delete(ctx).await,
+        (Route::AutoReply, _) => auto_replies::get(ctx).await,
         (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
         (Route::AdminUsers, _) => admin::users::list(ctx).await,
         (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,
