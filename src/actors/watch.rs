@@ -46,13 +46,17 @@ impl RoomWatch {
         )
     }
 
-    /// Replaces the set of following users.
+    /// Replaces the set of following users. An unchanged set keeps the
+    /// generation, so periodic sweeps do not make every room ask again.
     pub fn set_followers(&self, users: HashSet<UserId>) {
         if let Some(inner) = &self.inner {
             // A poisoned lock only means a writer panicked mid-swap; the
             // set is replaced whole, so it is still consistent.
-            *inner.followers.write().unwrap_or_else(|e| e.into_inner()) = users;
-            inner.generation.fetch_add(1, Ordering::Release);
+            let mut followers = inner.followers.write().unwrap_or_else(|e| e.into_inner());
+            if *followers != users {
+                *followers = users;
+                inner.generation.fetch_add(1, Ordering::Release);
+            }
         }
     }
 
