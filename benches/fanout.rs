@@ -160,6 +160,7 @@ impl Room {
             file_id: None,
             preview: None,
             created_at: Timestamp::now(),
+            auto_reply: false,
         };
         let start = Instant::now();
         let round = async {
@@ -230,6 +231,7 @@ fn announcement() -> Announce {
         file_id: None,
         preview: None,
         created_at: Timestamp::now(),
+        auto_reply: false,
     }
     .into_message(1, 1);
     Announce {

@@ -65,6 +65,7 @@ fn message() -> Message {
         rev: 0,
         reactions: Vec::new(),
         status: MessageStatus::Success,
+        auto_reply: false,
     }
 }
 

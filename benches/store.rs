@@ -59,6 +59,7 @@ fn new_message(sender: UserId, i: u64) -> NewMessage {
         file_id: None,
         preview: None,
         created_at: Timestamp::now(),
+        auto_reply: false,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct App {
     pub destructs_changed: tokio::sync::Notify,
     /// Told when an auto-seen period is added, changed or removed.
     pub auto_seen_changed: tokio::sync::Notify,
+    /// Told when an auto-reply rule is added, changed or removed, so the
+    /// auto-replier re-reads whose direct rooms it follows.
+    pub auto_replies_changed: tokio::sync::Notify,
     /// Uploaded files on disk.
     pub blobs: crate::files::Blobs,
     pub sessions: SessionCache,
@@ -82,6 +85,7 @@ impl App {
             schedule_changed: tokio::sync::Notify::new(),
             destructs_changed: tokio::sync::Notify::new(),
             auto_seen_changed: tokio::sync::Notify::new(),
+            auto_replies_changed: tokio::sync::Notify::new(),
             sessions: SessionCache::default(),
             auth_by_ip,
             auth_by_account,

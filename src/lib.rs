@@ -44,9 +44,12 @@
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.
-//! - [`automation`] — work done on a user's behalf on the automation
-//!   clock: the scheduler that posts scheduled messages exactly once. It
-//!   sits beside `service` (it posts through it), not among the actors.
+//! - [`automation`] — work done on a user's behalf: the scheduler that
+//!   posts scheduled messages exactly once on the automation clock, and
+//!   the auto-replier that answers matching messages in direct rooms
+//!   (nudged by room actors like the webhook deliverer, reading after
+//!   per-(owner, room) cursors). Both sit beside `service` (they post
+//!   through it), not among the actors.
 //! - [`clock`] — the time automation runs on: the system clock, which a
 //!   server started with `--test-clock` lets tests move forward.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under

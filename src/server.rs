@@ -1,6 +1,6 @@
 //! Wires everything: store, actors, both listeners; stops them in order.
 
-use crate::actors::{ActorLimits, RegistryActor, RoomWatch};
+use crate::actors::{ActorLimits, RegistryActor, RoomWatch, RoomWatches};
 use crate::app::App;
 use crate::auth::phone::PhoneAuth;
 use crate::config::Config;
@@ -18,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 /// Rooms with new messages waiting for the webhook deliverer. Past this,
 /// nudges are dropped; the deliverer's periodic sweep reads the store.
 const WEBHOOK_NUDGES: usize = 1024;
+/// Direct rooms with new messages waiting for the auto-replier; past this,
+/// likewise dropped and found by its sweep.
+const AUTO_REPLY_NUDGES: usize = 1024;
 
 /// Runs the server on a multi-thread tokio runtime with actix on top, until
 /// Ctrl-C or SIGTERM.
@@ -99,8 +102,12 @@ pub async fn run(
         ..ActorLimits::default()
     };
     let (watch, nudges) = RoomWatch::new(WEBHOOK_NUDGES);
+    let (reply_watch, reply_nudges) = RoomWatch::new(AUTO_REPLY_NUDGES);
     let registry = RegistryActor::new(handle.clone(), limits)
-        .watching(watch.clone())
+        .watching(RoomWatches {
+            webhooks: watch.clone(),
+            auto_replies: reply_watch.clone(),
+        })
         .start();
 
     let http_listener = TcpListener::bind(config.http_addr)
@@ -137,6 +144,11 @@ pub async fn run(
     let scheduler_task = tokio::spawn(crate::automation::scheduler::run(app.clone()));
     let destruct_task = tokio::spawn(crate::automation::destruct::run(app.clone()));
     let auto_seen_task = tokio::spawn(crate::automation::auto_seen::run(app.clone()));
+    let auto_reply_task = tokio::spawn(crate::automation::auto_reply::run(
+        app.clone(),
+        reply_watch,
+        reply_nudges,
+    ));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
     if app.clock.is_adjustable() {
@@ -153,6 +165,7 @@ pub async fn run(
     let _ = scheduler_task.await;
     let _ = destruct_task.await;
     let _ = auto_seen_task.await;
+    let _ = auto_reply_task.await;
     tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
     tracing::info!("writer flushed; stopped");
     Ok(())

@@ -287,6 +287,7 @@ pub fn new_message(
         },
         forward_of: original.map(|m| m.message_id),
         created_at: Timestamp::now(),
+        auto_reply: false,
     })
 }
 

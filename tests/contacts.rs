@@ -9,18 +9,6 @@ use support::{phone_user, Api, TestServer, User};
 const BOB_PHONE: &str = "+14155552671";
 const EVE_PHONE: &str = "+447911123456";
 
-async fn direct(api: &Api, a: &User, b: &User) -> i64 {
-    let (status, body) = api
-        .post(
-            "/api/rooms",
-            &a.token,
-            json!({"type": "direct", "participants": [b.id]}),
-        )
-        .await;
-    assert!(status == 200 || status == 201, "{body}");
-    body["data"]["id"].as_i64().unwrap()
-}
-
 async fn send(api: &Api, user: &User, room: i64, kind: &str, n: usize) {
     for i in 0..n {
         let (status, body) = api
@@ -52,8 +40,8 @@ async fn contacts_rankings_analysis_and_chart() {
     let dave = api.user("dave").await;
     let eve = phone_user(&server, &api, EVE_PHONE).await;
 
-    let with_bob = direct(&api, &alice, &bob).await;
-    let with_carol = direct(&api, &alice, &carol).await;
+    let with_bob = api.direct(&alice, &bob).await;
+    let with_carol = api.direct(&alice, &carol).await;
     // Sharing only a group room makes nobody a contact.
     let group = api.room(&alice, &[&dave]).await;
     send(&api, &dave, group, "text", 3).await;

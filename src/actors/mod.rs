@@ -11,7 +11,7 @@ mod watch;
 pub use registry::RegistryActor;
 pub use room::RoomActor;
 pub use user::UserActor;
-pub use watch::RoomWatch;
+pub use watch::{RoomWatch, RoomWatches};
 
 use crate::error::Error;
 use crate::model::RoomId;

@@ -2,7 +2,7 @@
 //! only touch maps and never wait, so it is never the bottleneck of a room.
 
 use super::messages::*;
-use super::{ActorLimits, RoomActor, RoomWatch, UserActor};
+use super::{ActorLimits, RoomActor, RoomWatches, UserActor};
 use crate::error::Error;
 use crate::model::{RoomId, UserId};
 use crate::store::StoreHandle;
@@ -17,7 +17,7 @@ pub struct RegistryActor {
     store: StoreHandle,
     limits: ActorLimits,
     /// Handed to every room actor: who follows which room's commits.
-    watch: RoomWatch,
+    watches: RoomWatches,
     rooms: HashMap<RoomId, Addr<RoomActor>>,
     /// Online users: their actor and how many sockets they have open.
     users: HashMap<UserId, (Addr<UserActor>, usize)>,
@@ -28,7 +28,7 @@ impl RegistryActor {
         RegistryActor {
             store,
             limits,
-            watch: RoomWatch::default(),
+            watches: RoomWatches::default(),
             rooms: HashMap::new(),
             users: HashMap::new(),
         }
@@ -36,9 +36,9 @@ impl RegistryActor {
 }
 
 impl RegistryActor {
-    /// Room actors started from now on report their commits to `watch`.
-    pub fn watching(mut self, watch: RoomWatch) -> Self {
-        self.watch = watch;
+    /// Room actors started from now on report their commits to `watches`.
+    pub fn watching(mut self, watches: RoomWatches) -> Self {
+        self.watches = watches;
         self
     }
 }
@@ -113,11 +113,13 @@ impl Handler<ActivateRoom> for RegistryActor {
         let registry = ctx.address();
         let store = self.store.clone();
         let limits = self.limits;
-        let watch = self.watch.clone();
+        let watches = self.watches.clone();
         let addr = self
             .rooms
             .entry(msg.room_id)
-            .or_insert_with(|| RoomActor::new(msg.room_id, registry, store, limits, watch).start())
+            .or_insert_with(|| {
+                RoomActor::new(msg.room_id, registry, store, limits, watches).start()
+            })
             .clone();
         MessageResult(addr)
     }

@@ -5,7 +5,8 @@
 //! in order, stay gap-free, and fan-out follows commit order.
 
 use super::messages::*;
-use super::{ActorLimits, RegistryActor, RoomWatch, UserActor};
+use super::watch::Followed;
+use super::{ActorLimits, RegistryActor, RoomWatches, UserActor};
 use crate::error::Error;
 use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, RoomKind, Seq,
@@ -99,12 +100,12 @@ pub struct RoomActor {
     registry: Addr<RegistryActor>,
     store: StoreHandle,
     limits: ActorLimits,
-    /// Told after each commit that added messages, if a member follows
-    /// this room (a bot with a webhook).
-    watch: RoomWatch,
-    /// Whether a member follows this room, as of a watch generation;
-    /// `None` after a membership change: ask the watch again.
-    followed: Option<(u64, bool)>,
+    /// Told after each commit that added messages, if a member is a bot
+    /// with a webhook.
+    webhooks: Followed,
+    /// Told likewise in a direct room, if a member has an enabled
+    /// auto-reply rule.
+    auto_replies: Followed,
     state: State,
     kind: RoomKind,
     members: HashMap<UserId, Role>,
@@ -133,15 +134,15 @@ impl RoomActor {
         registry: Addr<RegistryActor>,
         store: StoreHandle,
         limits: ActorLimits,
-        watch: RoomWatch,
+        watches: RoomWatches,
     ) -> Self {
         RoomActor {
             room_id,
             registry,
             store,
             limits,
-            watch,
-            followed: None,
+            webhooks: Followed::new(watches.webhooks),
+            auto_replies: Followed::new(watches.auto_replies),
             state: State::Loading,
             kind: RoomKind::Group,
             members: HashMap::new(),
@@ -394,21 +395,20 @@ impl RoomActor {
             }
             responder.send(Ok(outcome));
         }
-        if inserted && self.is_followed() {
-            self.watch.nudge(self.room_id);
+        if inserted {
+            self.webhooks
+                .nudge_if_followed(self.room_id, self.members.keys());
+            if self.kind == RoomKind::Direct {
+                self.auto_replies
+                    .nudge_if_followed(self.room_id, self.members.keys());
+            }
         }
     }
 
-    fn is_followed(&mut self) -> bool {
-        let generation = self.watch.generation();
-        match self.followed {
-            Some((seen, followed)) if seen == generation => followed,
-            _ => {
-                let followed = self.watch.any_follower(self.members.keys());
-                self.followed = Some((generation, followed));
-                followed
-            }
-        }
+    /// Members changed: whether one follows the room is asked again.
+    fn forget_followers(&mut self) {
+        self.webhooks.forget();
+        self.auto_replies.forget();
     }
 
     /// The in-memory side of a committed op, then its broadcast.
@@ -423,7 +423,7 @@ impl RoomActor {
             }
             AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);
-                self.followed = None;
+                self.forget_followers();
                 if let Some(addr) = self.standby.remove(&user_id) {
                     addr.do_send(JoinedRoom {
                         room_id: self.room_id,
@@ -446,7 +446,7 @@ impl RoomActor {
                 // The removed member hears it too, then stops hearing.
                 self.fan_out_message(&frame, m.seq);
                 self.members.remove(&user_id);
-                self.followed = None;
+                self.forget_followers();
                 // Rejoining starts from a fresh participants row.
                 self.read.remove(&user_id);
                 if let Some(addr) = self.online.remove(&user_id) {

@@ -1,6 +1,8 @@
-//! Users who follow the commits of every room they are in (bots with a
-//! webhook), and the bounded channel that tells their deliverer a followed
-//! room has new messages.
+//! Users who follow the commits of the rooms they are in, and the bounded
+//! channel that tells whoever acts for them that a followed room has new
+//! messages: bots with a webhook (every room, for the webhook deliverer)
+//! and users with an enabled auto-reply rule (direct rooms only, for the
+//! auto-replier).
 //!
 //! A room actor decides whether it is followed only when its members or
 //! the follower set change (a generation number says when); on every other
@@ -44,13 +46,17 @@ impl RoomWatch {
         )
     }
 
-    /// Replaces the set of following users.
+    /// Replaces the set of following users. An unchanged set keeps the
+    /// generation, so periodic sweeps do not make every room ask again.
     pub fn set_followers(&self, users: HashSet<UserId>) {
         if let Some(inner) = &self.inner {
             // A poisoned lock only means a writer panicked mid-swap; the
             // set is replaced whole, so it is still consistent.
-            *inner.followers.write().unwrap_or_else(|e| e.into_inner()) = users;
-            inner.generation.fetch_add(1, Ordering::Release);
+            let mut followers = inner.followers.write().unwrap_or_else(|e| e.into_inner());
+            if *followers != users {
+                *followers = users;
+                inner.generation.fetch_add(1, Ordering::Release);
+            }
         }
     }
 
@@ -76,6 +82,57 @@ impl RoomWatch {
     pub fn nudge(&self, room: RoomId) {
         if let Some(inner) = &self.inner {
             let _ = inner.tx.try_send(room);
+        }
+    }
+}
+
+/// The watches a room actor reports its commits to.
+#[derive(Clone, Default)]
+pub struct RoomWatches {
+    /// Bots with a webhook; any kind of room.
+    pub webhooks: RoomWatch,
+    /// Owners of enabled auto-reply rules; direct rooms only.
+    pub auto_replies: RoomWatch,
+}
+
+/// One room's view of a watch: whether a member follows the room, cached
+/// until the watch's generation or the room's members change.
+pub(super) struct Followed {
+    watch: RoomWatch,
+    /// As of a watch generation; `None` after a membership change.
+    cached: Option<(u64, bool)>,
+}
+
+impl Followed {
+    pub fn new(watch: RoomWatch) -> Self {
+        Followed {
+            watch,
+            cached: None,
+        }
+    }
+
+    /// The room's members changed: ask the watch again next time.
+    pub fn forget(&mut self) {
+        self.cached = None;
+    }
+
+    /// Nudges the watch about `room` if one of `members` follows it.
+    pub fn nudge_if_followed<'a>(
+        &mut self,
+        room: RoomId,
+        members: impl Iterator<Item = &'a UserId>,
+    ) {
+        let generation = self.watch.generation();
+        let followed = match self.cached {
+            Some((seen, followed)) if seen == generation => followed,
+            _ => {
+                let followed = self.watch.any_follower(members);
+                self.cached = Some((generation, followed));
+                followed
+            }
+        };
+        if followed {
+            self.watch.nudge(room);
         }
     }
 }

@@ -66,6 +66,7 @@ async fn post(app: &App, scheduled: ScheduledMessage) -> Result<u64, Error> {
         file_id: None,
         preview: None,
         created_at: Timestamp::now(),
+        auto_reply: false,
     };
     let posted = service::post_message(app, scheduled.room_id, message).await?;
     Ok(posted.message.seq)

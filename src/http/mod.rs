@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod auto_destruct;
+mod auto_replies;
 mod auto_seen;
 mod bot;
 mod channels;

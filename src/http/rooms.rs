@@ -180,7 +180,11 @@ impl PatchRoom {
 }
 
 /// Tells `"name": null` (clear it) from a missing `name` (keep it).
-pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub fn present<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
     Ok(Some(Option::deserialize(d)?))
 }
 

@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::response::Reply;
 use super::{
-    admin, auth, auto_destruct, auto_seen, bot, channels, contacts, events, files, health,
-    messages, phone, rooms, scheduled, sessions, test_clock, users,
+    admin, auth, auto_destruct, auto_replies, auto_seen, bot, channels, contacts, events, files,
+    health, messages, phone, rooms, scheduled, sessions, test_clock, users,
 };
 use crate::error::{Error, Result};
 use hyper::Method;
@@ -72,6 +72,8 @@ pub enum Route {
     AutoDestruct,
     AutoSeens,
     AutoSeen,
+    AutoReplies,
+    AutoReply,
     Message,
     Reaction,
     MessageSearch,
@@ -194,6 +196,16 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     (
         "/api/auto-seen/{id}",
         Route::AutoSeen,
+        &[Method::GET, Method::PATCH, Method::DELETE],
+    ),
+    (
+        "/api/auto-replies",
+        Route::AutoReplies,
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/api/auto-replies/{id}",
+        Route::AutoReply,
         &[Method::GET, Method::PATCH, Method::DELETE],
     ),
     ("/api/files/{id}", Route::File, &[Method::GET]),
@@ -382,6 +394,11 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::AutoSeen, Method::PATCH) => auto_seen::update(ctx).await,
         (Route::AutoSeen, Method::DELETE) => auto_seen::delete(ctx).await,
         (Route::AutoSeen, _) => auto_seen::get(ctx).await,
+        (Route::AutoReplies, Method::POST) => auto_replies::create(ctx).await,
+        (Route::AutoReplies, _) => auto_replies::list(ctx).await,
+        (Route::AutoReply, Method::PATCH) => auto_replies::update(ctx).await,
+        (Route::AutoReply, Method::DELETE) => auto_replies::delete(ctx).await,
+        (Route::AutoReply, _) => auto_replies::get(ctx).await,
         (Route::AdminUsers, Method::POST) => admin::users::create(ctx).await,
         (Route::AdminUsers, _) => admin::users::list(ctx).await,
         (Route::AdminUser, Method::PATCH) => admin::users::update(ctx).await,

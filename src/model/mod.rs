@@ -1,5 +1,6 @@
 //! Domain types shared by every layer. Imports nothing else of ours.
 
+mod auto_reply;
 mod automation;
 mod bot;
 mod channel;
@@ -11,6 +12,7 @@ mod schedule;
 mod time;
 pub mod validate;
 
+pub use self::auto_reply::{AutoReply, AutoReplyPatch, AutoReplyWork, MatchMode, NewAutoReply};
 pub use self::automation::{AutoDestruct, AutoSeen, DueMessage, FreedFile, RoomSweep};
 pub use self::bot::*;
 pub use self::channel::Channel;
@@ -247,6 +249,9 @@ pub struct Message {
     /// Reaction counts per emoji, in order of first use.
     pub reactions: Vec<Reaction>,
     pub status: MessageStatus,
+    /// Posted by the server for one of the sender's auto-reply rules.
+    /// Such a message never triggers a rule itself (no reply loops).
+    pub auto_reply: bool,
 }
 
 /// Per-room change counter for edits, deletes and reactions.
@@ -280,6 +285,8 @@ pub struct NewMessage {
     pub file_id: Option<FileId>,
     pub preview: Option<LinkPreview>,
     pub created_at: Timestamp,
+    /// Set only by the auto-replier; clients cannot ask for it.
+    pub auto_reply: bool,
 }
 
 /// What a link points at, as the sending client saw it. The server never
@@ -310,6 +317,7 @@ impl NewMessage {
             file_id: None,
             preview: None,
             created_at: Timestamp::now(),
+            auto_reply: false,
         }
     }
 
@@ -332,6 +340,7 @@ impl NewMessage {
             rev: 0,
             reactions: Vec::new(),
             status: MessageStatus::Success,
+            auto_reply: self.auto_reply,
         }
     }
 }

@@ -546,6 +546,7 @@ mod tests {
             file_id: None,
             preview: None,
             created_at: Timestamp(1_718_541_296_789),
+            auto_reply: false,
         }
         .into_message(1, 2);
         message.edited_at = Some(Timestamp(1_718_541_296_790));

@@ -12,19 +12,20 @@ pub mod sqlite;
 /// The fields each list's `query=` filter may name, and the columns behind
 /// them.
 pub use sqlite::{
-    AUTO_DESTRUCT_FILTER_FIELDS, AUTO_SEEN_FILTER_FIELDS, ROOM_FILTER_FIELDS,
-    SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS,
+    AUTO_DESTRUCT_FILTER_FIELDS, AUTO_REPLY_FILTER_FIELDS, AUTO_SEEN_FILTER_FIELDS,
+    ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS,
 };
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, AutoDestruct, AutoSeen, Bot, BotPatch, ChangedMessage, Channel, Contact,
-    ContactActivity, ConversationEvent, Counts, Delivery, FileId, FreedFile, HistoryCursor,
-    Message, MessageChange, NewBot, NewFile, NewMessage, NewRoom, NewScheduled, NewSession,
-    NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, RoomSweep,
-    ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp,
-    User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    AttemptOutcome, AutoDestruct, AutoReply, AutoReplyPatch, AutoReplyWork, AutoSeen, Bot,
+    BotPatch, ChangedMessage, Channel, Contact, ContactActivity, ConversationEvent, Counts,
+    Delivery, FileId, FreedFile, HistoryCursor, Message, MessageChange, NewAutoReply, NewBot,
+    NewFile, NewMessage, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev,
+    Role, Room, RoomDetails, RoomId, RoomPatch, RoomSweep, ScheduledMessage, SearchHit,
+    SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch,
+    WebhookTarget, WebhookWork,
 };
 use crate::query::Filter;
 use list::{ListQuery, Page};
@@ -367,6 +368,39 @@ pub trait Store: Send + Sync + 'static {
     fn due_auto_seen(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<AutoSeen>>;
     /// A period ran; the next one ends at `next_at`.
     fn auto_seen_ran(&self, id: i64, next_at: Timestamp) -> StoreResult<()>;
+    // ---- auto-reply rules ----
+    fn create_auto_reply(&self, new: &NewAutoReply) -> StoreResult<AutoReply>;
+    fn auto_reply(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoReply>>;
+    /// A page of `owner`'s rules that pass `filter` (checked against
+    /// [`AUTO_REPLY_FILTER_FIELDS`]), oldest first, and how many pass.
+    fn auto_reply_page(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<AutoReply>, u64)>;
+    fn update_auto_reply(
+        &self,
+        owner: UserId,
+        id: i64,
+        patch: &AutoReplyPatch,
+    ) -> StoreResult<AutoReply>;
+    fn delete_auto_reply(&self, owner: UserId, id: i64) -> StoreResult<()>;
+    /// Users with at least one enabled rule.
+    fn auto_reply_owners(&self) -> StoreResult<Vec<UserId>>;
+    /// (owner, direct room) pairs with messages the replier has not read
+    /// yet; only `room`'s when given.
+    fn auto_reply_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<(UserId, RoomId)>>;
+    /// The owner's enabled rules and up to `limit` unread messages of `room`.
+    fn auto_reply_work(
+        &self,
+        owner: UserId,
+        room: RoomId,
+        limit: u32,
+    ) -> StoreResult<AutoReplyWork>;
+    /// The owner's messages of `room` up to `seq` are handled.
+    fn auto_reply_done(&self, owner: UserId, room: RoomId, seq: Seq) -> StoreResult<()>;
 
     /// How many users, rooms, participants, messages and live sessions exist.
     fn counts(&self) -> StoreResult<Counts>;

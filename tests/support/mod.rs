@@ -256,6 +256,19 @@ impl Api {
         body["data"]["id"].as_i64().expect("room id")
     }
 
+    /// The direct room of `a` and `b`, made if there is none yet.
+    pub async fn direct(&self, a: &User, b: &User) -> i64 {
+        let (status, body) = self
+            .post(
+                "/api/rooms",
+                &a.token,
+                json!({"type": "direct", "participants": [b.id]}),
+            )
+            .await;
+        assert!(status == 200 || status == 201, "direct room: {body}");
+        body["data"]["id"].as_i64().expect("room id")
+    }
+
     /// Posts over REST and returns the stored message.
     pub async fn say(&self, user: &User, room: i64, content: &str) -> Value {
         let (status, body) = self

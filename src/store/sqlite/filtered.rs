@@ -42,6 +42,34 @@ impl List {
         }
     }
 
+    /// The rows of a per-user table (its `user_id` column) that belong to
+    /// `owner` and pass `filter`.
+    pub fn owned(
+        columns: &'static str,
+        table: &'static str,
+        order_by: &'static str,
+        owner: i64,
+        filter: Option<&Filter>,
+    ) -> List {
+        let mut list = List::new(columns, table, order_by);
+        list.condition("user_id = ?", Value::Integer(owner));
+        list.filter(filter);
+        list
+    }
+
+    /// One page and how many rows match in all.
+    pub fn page<T>(
+        &self,
+        conn: &Connection,
+        limit: u32,
+        offset: u32,
+        from_row: fn(&Row) -> rusqlite::Result<T>,
+    ) -> StoreResult<(Vec<T>, u64)> {
+        let total = self.count(conn)?;
+        let items = self.fetch(conn, Some(limit), offset, from_row)?;
+        Ok((items, total))
+    }
+
     /// Adds `condition`, whose one `?` stands for `value`.
     pub fn condition(&mut self, condition: &'static str, value: Value) {
         self.params.push(value);

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str = "room_id, seq, message_id, sender_id, kind, content, reply_id, \
-     created_at, forward_of, edited_at, deleted_at, rev, file_id, preview";
+     created_at, forward_of, edited_at, deleted_at, rev, file_id, preview, auto_reply";
 
 /// Message ids are UUIDs in the model (canonical text) and 16 bytes in the
 /// table. The model only ever holds validated or generated UUIDs.
@@ -65,6 +65,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
             .and_then(|json| serde_json::from_str(&json).ok()),
         reactions: Vec::new(),
         status: MessageStatus::Success,
+        auto_reply: r.get(14)?,
     })
 }
 
@@ -255,8 +256,8 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
         .prepare_cached(
             "INSERT INTO messages
              (room_id, seq, message_id, sender_id, kind, content, reply_id, created_at, forward_of,
-              file_id, preview)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+              file_id, preview, auto_reply)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (message_id) DO NOTHING",
         )?
         .execute(params![
@@ -272,7 +273,8 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
             m.file_id,
             m.preview
                 .as_ref()
-                .and_then(|p| serde_json::to_string(p).ok())
+                .and_then(|p| serde_json::to_string(p).ok()),
+            m.auto_reply,
         ]);
     match result {
         Ok(n) => Ok(n == 1),

@@ -6,6 +6,7 @@
 
 mod admin;
 mod auto_destruct;
+mod auto_replies;
 mod auto_seen;
 mod bots;
 mod changes;
@@ -33,12 +34,12 @@ use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResul
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
-    AttemptOutcome, AutoDestruct, AutoSeen, Bot, BotPatch, Channel, Contact, ContactActivity,
-    ConversationEvent, Counts, Delivery, FileId, FreedFile, HistoryCursor, Message, NewBot,
-    NewFile, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room,
-    RoomDetails, RoomId, RoomPatch, RoomSweep, ScheduledMessage, SearchHit, SearchQuery,
-    SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
-    WebhookWork,
+    AttemptOutcome, AutoDestruct, AutoReply, AutoReplyPatch, AutoReplyWork, AutoSeen, Bot,
+    BotPatch, Channel, Contact, ContactActivity, ConversationEvent, Counts, Delivery, FileId,
+    FreedFile, HistoryCursor, Message, NewAutoReply, NewBot, NewFile, NewRoom, NewScheduled,
+    NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch,
+    RoomSweep, ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile,
+    Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -46,6 +47,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
 pub use auto_destruct::FILTER_FIELDS as AUTO_DESTRUCT_FILTER_FIELDS;
+pub use auto_replies::FILTER_FIELDS as AUTO_REPLY_FILTER_FIELDS;
 pub use auto_seen::FILTER_FIELDS as AUTO_SEEN_FILTER_FIELDS;
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
@@ -115,6 +117,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         13,
         include_str!("../../../data/migrations/0013_channel_ratings.sql"),
+    ),
+    (
+        14,
+        include_str!("../../../data/migrations/0014_auto_replies.sql"),
     ),
     (
         15,
@@ -614,6 +620,49 @@ impl Store for SqliteStore {
     fn auto_seen_ran(&self, id: i64, next_at: Timestamp) -> StoreResult<()> {
         auto_seen::ran(&*self.conn()?, id, next_at)
     }
+    fn create_auto_reply(&self, new: &NewAutoReply) -> StoreResult<AutoReply> {
+        auto_replies::create(&mut *self.conn()?, new)
+    }
+    fn auto_reply(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoReply>> {
+        auto_replies::one(&*self.conn()?, owner, id)
+    }
+    fn auto_reply_page(
+        &self,
+        owner: UserId,
+        filter: Option<&crate::query::Filter>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<AutoReply>, u64)> {
+        auto_replies::page(&*self.conn()?, owner, filter, offset, limit)
+    }
+    fn update_auto_reply(
+        &self,
+        owner: UserId,
+        id: i64,
+        patch: &AutoReplyPatch,
+    ) -> StoreResult<AutoReply> {
+        auto_replies::update(&mut *self.conn()?, owner, id, patch)
+    }
+    fn delete_auto_reply(&self, owner: UserId, id: i64) -> StoreResult<()> {
+        auto_replies::delete(&*self.conn()?, owner, id)
+    }
+    fn auto_reply_owners(&self) -> StoreResult<Vec<UserId>> {
+        auto_replies::owners(&*self.conn()?)
+    }
+    fn auto_reply_targets(&self, room: Option<RoomId>) -> StoreResult<Vec<(UserId, RoomId)>> {
+        auto_replies::targets(&*self.conn()?, room)
+    }
+    fn auto_reply_work(
+        &self,
+        owner: UserId,
+        room: RoomId,
+        limit: u32,
+    ) -> StoreResult<AutoReplyWork> {
+        auto_replies::work(&*self.conn()?, owner, room, limit)
+    }
+    fn auto_reply_done(&self, owner: UserId, room: RoomId, seq: Seq) -> StoreResult<()> {
+        auto_replies::move_cursor(&*self.conn()?, owner, room, seq)
+    }
 
     fn counts(&self) -> StoreResult<Counts> {
         stats::counts(&*self.conn()?)
@@ -894,6 +943,7 @@ mod tests {
             file_id: None,
             preview: None,
             created_at: Timestamp::now(),
+            auto_reply: false,
         })
     }
 

@@ -7,7 +7,7 @@ use super::messages::{id_bytes, id_text};
 use crate::model::{
     NewScheduled, ScheduleStatus, ScheduledMessage, SendOutcome, Timestamp, UserId,
 };
-use crate::query::{Field, FieldType, Filter, Value};
+use crate::query::{Field, FieldType, Filter};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -79,12 +79,8 @@ pub fn page(
     offset: u32,
     limit: u32,
 ) -> StoreResult<(Vec<ScheduledMessage>, u64)> {
-    let mut list = List::new(COLUMNS, "scheduled_messages", "send_at, id");
-    list.condition("user_id = ?", Value::Integer(owner));
-    list.filter(filter);
-    let total = list.count(conn)?;
-    let items = list.fetch(conn, Some(limit), offset, from_row)?;
-    Ok((items, total))
+    List::owned(COLUMNS, "scheduled_messages", "send_at, id", owner, filter)
+        .page(conn, limit, offset, from_row)
 }
 
 /// Changes a pending message's content and/or time; a message no longer
