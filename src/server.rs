@@ -3,6 +3,7 @@
 use crate::actors::{ActorLimits, RegistryActor, RoomWatch};
 use crate::app::App;
 use crate::auth::phone::PhoneAuth;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::sqlite::{SqliteStore, WriterConfig};
 use crate::store::{Store, StoreHandle};
@@ -91,6 +92,15 @@ pub async fn run(
     .await??
     .into_arc();
     let handle = StoreHandle::new(store.clone());
+    // Before any user actor opens a new one.
+    let abandoned = handle.run(|s| s.close_abandoned_intervals()).await?;
+    if abandoned > 0 {
+        tracing::info!(
+            abandoned,
+            "closed online intervals left open at the last heartbeat"
+        );
+    }
+    let clock = Arc::new(Clock::new(config.test_clock));
     let limits = ActorLimits {
         resume_limit: config.resume_limit,
         typing_ttl: Duration::from_millis(config.typing_ttl_ms),
@@ -99,7 +109,7 @@ pub async fn run(
         ..ActorLimits::default()
     };
     let (watch, nudges) = RoomWatch::new(WEBHOOK_NUDGES);
-    let registry = RegistryActor::new(handle.clone(), limits)
+    let registry = RegistryActor::new(handle.clone(), limits, clock.clone())
         .watching(watch.clone())
         .start();
 
@@ -133,8 +143,10 @@ pub async fn run(
         shutdown.clone(),
         phone,
         signal,
+        clock,
     ));
     let scheduler_task = tokio::spawn(crate::automation::scheduler::run(app.clone()));
+    let heartbeat_task = tokio::spawn(crate::automation::heartbeat::run(app.clone()));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
     if app.clock.is_adjustable() {
@@ -149,6 +161,7 @@ pub async fn run(
     let _ = http_task.await;
     let _ = webhook_task.await;
     let _ = scheduler_task.await;
+    let _ = heartbeat_task.await;
     tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
     tracing::info!("writer flushed; stopped");
     Ok(())
