@@ -215,6 +215,21 @@ impl Api {
         self.call("POST", path, Some(token), Some(body)).await
     }
 
+    /// Moves a `--test-clock` server's automation clock forward; returns
+    /// its new time (RFC 3339).
+    pub async fn advance_clock(&self, secs: i64) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/test/clock",
+                None,
+                Some(json!({"advanceSecs": secs})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["now"].as_str().expect("now").to_owned()
+    }
+
     /// Signs up and logs in.
     pub async fn user(&self, login: &str) -> User {
         let (status, body) = self
