@@ -109,7 +109,12 @@ impl Room {
             .await
             .expect("cannot create users and the room");
 
-        let registry = RegistryActor::new(store.clone(), ActorLimits::default()).start();
+        let registry = RegistryActor::new(
+            store.clone(),
+            ActorLimits::default(),
+            Arc::new(palaver::clock::Clock::new(false)),
+        )
+        .start();
         let mut conns = Vec::with_capacity(n);
         let mut kicks = Vec::with_capacity(n);
         for (i, &user_id) in users.iter().enumerate() {

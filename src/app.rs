@@ -64,6 +64,7 @@ impl App {
         shutdown: CancellationToken,
         phone: PhoneAuth,
         webhooks: crate::webhooks::WebhookSignal,
+        clock: std::sync::Arc<crate::clock::Clock>,
     ) -> Self {
         let auth_by_ip = per_minute(config.auth_per_ip_per_minute);
         let auth_by_account = per_minute(config.auth_per_account_per_minute);
@@ -72,7 +73,6 @@ impl App {
             .clone()
             .map(|credentials| AdminAuth::new(credentials, config.admin_token_ttl_secs));
         let blobs = crate::files::Blobs::new(&config.data_dir);
-        let clock = std::sync::Arc::new(crate::clock::Clock::new(config.test_clock));
         App {
             config,
             store,

@@ -21,7 +21,7 @@
 //! - [`actors`] — actix actors: the registry, one actor per active room
 //!   (members, next seq, fan-out, read positions, typing), one per
 //!   connected user (sockets — WebSocket or SSE — rooms, presence,
-//!   batched delivered positions).
+//!   batched delivered positions, online interval, online-time goal timer).
 //!   Actors share the System arbiter thread, so a fan-out from a room to
 //!   its user actors never crosses threads (spreading rooms and users over
 //!   one arbiter per core was measured: fan-out CPU per delivery rose from
@@ -44,12 +44,17 @@
 //! - [`service`] — operations both front ends offer (create room, post).
 //! - [`analytics`] — pure functions over a person's messages: conversation
 //!   time, the per-day chart, resource counts, noisy and best contacts.
-//! - [`automation`] — work done on a user's behalf: the scheduler that
-//!   posts scheduled messages exactly once on the automation clock, and
-//!   the auto-replier that answers matching messages in direct rooms
-//!   (nudged by room actors like the webhook deliverer, reading after
-//!   per-(owner, room) cursors). Both sit beside `service` (they post
-//!   through it), not among the actors.
+//! - [`online_time`] — pure functions over online intervals: minutes per
+//!   UTC day and when a daily goal is passed. The user actor records the
+//!   intervals and sends `goal_exceeded`.
+//! - [`automation`] — work done on a user's behalf on the automation
+//!   clock: the scheduler that posts scheduled messages exactly once, the
+//!   sweeps for disappearing messages and auto-seen periods, the
+//!   auto-replier that answers matching messages in direct rooms (nudged by
+//!   room actors like the webhook deliverer, reading after per-(owner,
+//!   room) cursors), and the heartbeat that bounds online intervals a crash
+//!   left open. It sits beside `service` (it posts through it), not among
+//!   the actors.
 //! - [`clock`] — the time automation runs on: the system clock, which a
 //!   server started with `--test-clock` lets tests move forward.
 //! - [`files`] — uploaded bytes on disk: content-addressed blobs under
@@ -104,6 +109,7 @@ pub mod files;
 pub mod http;
 pub mod model;
 pub mod net;
+pub mod online_time;
 pub mod protocol;
 pub mod query;
 pub mod ratelimit;

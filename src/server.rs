@@ -3,6 +3,7 @@
 use crate::actors::{ActorLimits, RegistryActor, RoomWatch, RoomWatches};
 use crate::app::App;
 use crate::auth::phone::PhoneAuth;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::sqlite::{SqliteStore, WriterConfig};
 use crate::store::{Store, StoreHandle};
@@ -94,6 +95,15 @@ pub async fn run(
     .await??
     .into_arc();
     let handle = StoreHandle::new(store.clone());
+    // Before any user actor opens a new one.
+    let abandoned = handle.run(|s| s.close_abandoned_intervals()).await?;
+    if abandoned > 0 {
+        tracing::info!(
+            abandoned,
+            "closed online intervals left open at the last heartbeat"
+        );
+    }
+    let clock = Arc::new(Clock::new(config.test_clock));
     let limits = ActorLimits {
         resume_limit: config.resume_limit,
         typing_ttl: Duration::from_millis(config.typing_ttl_ms),
@@ -103,7 +113,7 @@ pub async fn run(
     };
     let (watch, nudges) = RoomWatch::new(WEBHOOK_NUDGES);
     let (reply_watch, reply_nudges) = RoomWatch::new(AUTO_REPLY_NUDGES);
-    let registry = RegistryActor::new(handle.clone(), limits)
+    let registry = RegistryActor::new(handle.clone(), limits, clock.clone())
         .watching(RoomWatches {
             webhooks: watch.clone(),
             auto_replies: reply_watch.clone(),
@@ -140,6 +150,7 @@ pub async fn run(
         shutdown.clone(),
         phone,
         signal,
+        clock,
     ));
     let scheduler_task = tokio::spawn(crate::automation::scheduler::run(app.clone()));
     let destruct_task = tokio::spawn(crate::automation::destruct::run(app.clone()));
@@ -149,6 +160,7 @@ pub async fn run(
         reply_watch,
         reply_nudges,
     ));
+    let heartbeat_task = tokio::spawn(crate::automation::heartbeat::run(app.clone()));
     let http_task = tokio::spawn(http::serve(app.clone(), http_listener));
     let ws_task = tokio::spawn(net::serve(app.clone(), ws_listener));
     if app.clock.is_adjustable() {
@@ -166,6 +178,7 @@ pub async fn run(
     let _ = destruct_task.await;
     let _ = auto_seen_task.await;
     let _ = auto_reply_task.await;
+    let _ = heartbeat_task.await;
     tokio::task::spawn_blocking(move || store.flush_and_stop()).await?;
     tracing::info!("writer flushed; stopped");
     Ok(())

@@ -94,11 +94,11 @@ async fn messages_and_their_files_disappear_after_the_lifetime_not_before() {
     let alice = api.user("alice").await;
     let bob = api.user("bob").await;
     let carol = api.user("carol").await;
-    let direct = api.direct_room(&alice, &bob).await;
+    let direct = api.direct(&alice, &bob).await;
     let group = api.room(&alice, &[&bob]).await;
     // A shorter rule elsewhere: when its message goes, the sweep has run
     // past the 30-second mark.
-    let with_carol = api.direct_room(&alice, &carol).await;
+    let with_carol = api.direct(&alice, &carol).await;
 
     // Earlier messages disappear too, not only those after the rule.
     api.say(&alice, direct, "before the rule").await;
@@ -177,8 +177,8 @@ async fn a_deleted_rule_stops_and_other_users_rules_are_not_found() {
     let alice = api.user("alice").await;
     let bob = api.user("bob").await;
     let carol = api.user("carol").await;
-    let direct = api.direct_room(&alice, &bob).await;
-    let with_carol = api.direct_room(&alice, &carol).await;
+    let direct = api.direct(&alice, &bob).await;
+    let with_carol = api.direct(&alice, &carol).await;
     api.say(&alice, direct, "stays").await;
     api.say(&alice, with_carol, "goes").await;
     let id = rule(&api, &bob, json!({"roomId": direct, "lifetimeSecs": 60})).await;
@@ -243,7 +243,7 @@ async fn bad_rules_are_refused_and_change_nothing() {
     let alice = api.user("alice").await;
     let bob = api.user("bob").await;
     let carol = api.user("carol").await;
-    let direct = api.direct_room(&alice, &bob).await;
+    let direct = api.direct(&alice, &bob).await;
     // alice owns the group; bob is a plain member of it.
     let group = api.room(&alice, &[&bob]).await;
     let strangers = api.room(&carol, &[]).await;
@@ -333,7 +333,7 @@ async fn rules_survive_a_restart_and_messages_due_meanwhile_go_at_start() {
     let api = Api::new(&server);
     let alice = api.user("alice").await;
     let bob = api.user("bob").await;
-    let room = api.direct_room(&alice, &bob).await;
+    let room = api.direct(&alice, &bob).await;
     let id = rule(&api, &alice, json!({"roomId": room, "lifetimeSecs": 1})).await;
     api.say(&bob, room, "gone while you were away").await;
     let posted = tokio::time::Instant::now();

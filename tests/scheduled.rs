@@ -7,16 +7,7 @@ use serde_json::{json, Value};
 use support::{Api, TestServer, User, Ws};
 
 async fn advance(api: &Api, secs: i64) -> String {
-    let (status, body) = api
-        .call(
-            "POST",
-            "/api/test/clock",
-            None,
-            Some(json!({"advanceSecs": secs})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["now"].as_str().unwrap().to_owned()
+    api.advance_clock(secs).await
 }
 
 /// The automation clock's time plus `secs`, as RFC 3339.

@@ -203,6 +203,13 @@ pub struct EndSessions {
     pub session_ids: Option<Vec<i64>>,
 }
 
+/// The user's online-time goal was set or cleared: look at it again.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct GoalChanged {
+    pub user_id: UserId,
+}
+
 // ---- room ----
 
 /// Post a message. Answers after the message is committed (or was a retry).

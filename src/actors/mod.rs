@@ -2,6 +2,7 @@
 //! They know the model and the store (through its trait) — never sockets,
 //! HTTP or the wire format beyond the encoded frame bytes they pass along.
 
+mod goal;
 pub mod messages;
 mod registry;
 mod room;

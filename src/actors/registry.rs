@@ -3,11 +3,13 @@
 
 use super::messages::*;
 use super::{ActorLimits, RoomActor, RoomWatches, UserActor};
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::{RoomId, UserId};
 use crate::store::StoreHandle;
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Registry mailbox size: every connect, disconnect and room activation
 /// passes through here.
@@ -16,6 +18,8 @@ const MAILBOX: usize = 4096;
 pub struct RegistryActor {
     store: StoreHandle,
     limits: ActorLimits,
+    /// The automation clock, handed to every user actor (online time).
+    clock: Arc<Clock>,
     /// Handed to every room actor: who follows which room's commits.
     watches: RoomWatches,
     rooms: HashMap<RoomId, Addr<RoomActor>>,
@@ -24,10 +28,11 @@ pub struct RegistryActor {
 }
 
 impl RegistryActor {
-    pub fn new(store: StoreHandle, limits: ActorLimits) -> Self {
+    pub fn new(store: StoreHandle, limits: ActorLimits, clock: Arc<Clock>) -> Self {
         RegistryActor {
             store,
             limits,
+            clock,
             watches: RoomWatches::default(),
             rooms: HashMap::new(),
             users: HashMap::new(),
@@ -58,8 +63,9 @@ impl Handler<Connect> for RegistryActor {
         let registry = ctx.address();
         let store = self.store.clone();
         let limits = self.limits;
+        let clock = self.clock.clone();
         let entry = self.users.entry(msg.user_id).or_insert_with(|| {
-            let actor = UserActor::new(msg.user_id, registry, store, limits);
+            let actor = UserActor::new(msg.user_id, registry, store, limits, clock);
             (actor.start(), 0)
         });
         entry.1 += 1;
@@ -179,6 +185,16 @@ impl Handler<UserOffline> for RegistryActor {
                 user_id: msg.user_id,
                 addr: msg.addr.clone(),
             });
+        }
+    }
+}
+
+impl Handler<GoalChanged> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: GoalChanged, _: &mut Self::Context) {
+        if let Some((addr, _)) = self.users.get(&msg.user_id) {
+            addr.do_send(msg);
         }
     }
 }

@@ -8,14 +8,28 @@
 //! `delivered_flush` and when the actor stops. The hot path never waits on
 //! SQLite; the cost is that a crash loses up to one interval of them (the
 //! stored position then trails the truth; it never runs ahead of it).
+//!
+//! Online time follows presence, not each socket: the actor opens an
+//! online interval when it starts (the user comes online) and closes it
+//! when it stops, at the moment the last socket closed. A reconnect within
+//! the presence grace keeps the one interval going (the few seconds
+//! between count as online), so a reload costs no writes; the time spent
+//! waiting out the grace after the last socket does not count. One write
+//! when the user comes online, one when they go offline. While a socket is
+//! open, a timer on the automation clock sends `goal_exceeded` (see
+//! [`super::goal`]).
 
+use super::goal::{self, GoalReached};
 use super::messages::*;
 use super::{ActorLimits, RegistryActor};
+use crate::clock::Clock;
 use crate::model::{RoomId, Seq, Timestamp, UserId};
 use crate::protocol::{Encoded, PresenceStatus, ServerFrame};
 use crate::store::StoreHandle;
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 /// Deliveries that may wait for this actor. Rooms `try_send`; when this is
 /// full the user is evicted (and resumes on reconnect) rather than slowing
@@ -32,6 +46,17 @@ pub struct UserActor {
     limits: ActorLimits,
     /// Highest seq per room that reached a socket and is not written yet.
     delivered: HashMap<RoomId, Seq>,
+    /// The automation clock online time is measured on.
+    clock: Arc<Clock>,
+    /// The write that opens this stretch's online interval, and its id
+    /// (`None` if it failed). Not waited for: connecting never waits on
+    /// SQLite, and the close awaits it.
+    interval: Option<JoinHandle<Option<i64>>>,
+    /// When the last socket closed, while none is open: where the interval
+    /// ends if none comes back within the grace.
+    idle_since: Option<Timestamp>,
+    /// The online-time goal timer, while a socket is open.
+    goal_timer: Option<SpawnHandle>,
 }
 
 impl UserActor {
@@ -40,6 +65,7 @@ impl UserActor {
         registry: Addr<RegistryActor>,
         store: StoreHandle,
         limits: ActorLimits,
+        clock: Arc<Clock>,
     ) -> Self {
         UserActor {
             user_id,
@@ -49,6 +75,38 @@ impl UserActor {
             rooms: HashSet::new(),
             limits,
             delivered: HashMap::new(),
+            clock,
+            interval: None,
+            idle_since: None,
+            goal_timer: None,
+        }
+    }
+
+    /// (Re)starts the goal timer: after a goal change or a socket coming
+    /// back, it works out anew when the goal will be passed.
+    fn arm_goal_timer(&mut self, ctx: &mut Context<Self>) {
+        self.stop_goal_timer(ctx);
+        let watch = goal::watch(self.store.clone(), self.clock.clone(), self.user_id);
+        let handle = ctx.spawn(watch.into_actor(self).map(|reached, act, ctx| {
+            act.goal_timer = None;
+            if let Some(reached) = reached {
+                act.goal_reached(&reached);
+                act.arm_goal_timer(ctx);
+            }
+        }));
+        self.goal_timer = Some(handle);
+    }
+
+    fn stop_goal_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.goal_timer.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+
+    fn goal_reached(&self, reached: &GoalReached) {
+        let frame = reached.frame();
+        for conn in self.conns.values() {
+            conn.offer(Outgoing::Frame(frame.clone()));
         }
     }
 
@@ -149,6 +207,19 @@ impl Actor for UserActor {
         ctx.wait(load.into_actor(self).map(|rooms, act, _| {
             act.rooms.extend(rooms);
         }));
+        let (store, at) = (self.store.clone(), self.clock.now());
+        self.interval = Some(actix::spawn(async move {
+            match store
+                .run(move |s| s.open_online_interval(user_id, at))
+                .await
+            {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::warn!(user_id, error = %e, "cannot open an online interval");
+                    None
+                }
+            }
+        }));
         ctx.spawn(
             announce(
                 self.store.clone(),
@@ -171,6 +242,10 @@ impl Handler<AddConn> for UserActor {
     fn handle(&mut self, msg: AddConn, ctx: &mut Self::Context) {
         let conn = msg.conn.clone();
         self.conns.insert(msg.conn.id, msg.conn);
+        if self.conns.len() == 1 {
+            self.idle_since = None;
+            self.arm_goal_timer(ctx);
+        }
         let (store, registry, user_id) = (self.store.clone(), self.registry.clone(), self.user_id);
         let snapshot = async move {
             for (other, _) in online_co_members(&store, &registry, user_id).await {
@@ -189,8 +264,21 @@ impl Handler<AddConn> for UserActor {
 impl Handler<RemoveConn> for UserActor {
     type Result = ();
 
-    fn handle(&mut self, msg: RemoveConn, _: &mut Self::Context) {
-        self.conns.remove(&msg.conn_id);
+    fn handle(&mut self, msg: RemoveConn, ctx: &mut Self::Context) {
+        if self.conns.remove(&msg.conn_id).is_some() && self.conns.is_empty() {
+            self.idle_since = Some(self.clock.now());
+            self.stop_goal_timer(ctx);
+        }
+    }
+}
+
+impl Handler<GoalChanged> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, _: GoalChanged, ctx: &mut Self::Context) {
+        if !self.conns.is_empty() {
+            self.arm_goal_timer(ctx);
+        }
     }
 }
 
@@ -255,7 +343,23 @@ impl Handler<Shutdown> for UserActor {
         self.flush_delivered();
         let (store, registry, user_id) = (self.store.clone(), self.registry.clone(), self.user_id);
         let at = Timestamp::now();
+        let opening = self.interval.take();
+        let offline_at = self.idle_since.unwrap_or_else(|| self.clock.now());
         actix::spawn(async move {
+            // Before the offline announcement: whoever sees the user go
+            // offline then reads the closed interval.
+            let opened = match opening {
+                Some(opening) => opening.await.ok().flatten(),
+                None => None,
+            };
+            if let Some(id) = opened {
+                if let Err(e) = store
+                    .run(move |s| s.close_online_interval(id, offline_at))
+                    .await
+                {
+                    tracing::warn!(user_id, error = %e, "cannot close the online interval");
+                }
+            }
             if let Err(e) = store.run(move |s| s.set_last_seen(user_id, at)).await {
                 tracing::warn!(user_id, error = %e, "cannot record last seen time");
             }

@@ -15,6 +15,7 @@ mod files;
 mod health;
 mod listing;
 mod messages;
+mod online;
 mod pagination;
 mod phone;
 mod response;

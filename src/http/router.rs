@@ -5,7 +5,7 @@ use super::context::Ctx;
 use super::response::Reply;
 use super::{
     admin, auth, auto_destruct, auto_replies, auto_seen, bot, channels, contacts, events, files,
-    health, messages, phone, rooms, scheduled, sessions, test_clock, users,
+    health, messages, online, phone, rooms, scheduled, sessions, test_clock, users,
 };
 use crate::error::{Error, Result};
 use hyper::Method;
@@ -17,6 +17,9 @@ pub enum Route {
     User,
     Me,
     MyPassword,
+    MyGoal,
+    MyOnlineToday,
+    MyOnlineWeek,
     Login,
     PhoneCode,
     PhoneVerify,
@@ -93,6 +96,17 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/api/users/{id}", Route::User, &[Method::GET]),
     ("/api/me", Route::Me, &[Method::GET]),
     ("/api/me/password", Route::MyPassword, &[Method::PUT]),
+    ("/api/me/goal", Route::MyGoal, &[Method::GET, Method::PUT]),
+    (
+        "/api/me/online-time/today",
+        Route::MyOnlineToday,
+        &[Method::GET],
+    ),
+    (
+        "/api/me/online-time/week",
+        Route::MyOnlineWeek,
+        &[Method::GET],
+    ),
     ("/api/auth/login", Route::Login, &[Method::POST]),
     ("/api/auth/code", Route::PhoneCode, &[Method::POST]),
     ("/api/auth/verify", Route::PhoneVerify, &[Method::POST]),
@@ -340,6 +354,10 @@ pub async fn dispatch(route: Route, ctx: Ctx) -> Result<Reply> {
         (Route::User, _) => users::get(ctx).await,
         (Route::Me, _) => users::me(ctx).await,
         (Route::MyPassword, _) => auth::change_password(ctx).await,
+        (Route::MyGoal, Method::PUT) => online::put_goal(ctx).await,
+        (Route::MyGoal, _) => online::get_goal(ctx).await,
+        (Route::MyOnlineToday, _) => online::today(ctx).await,
+        (Route::MyOnlineWeek, _) => online::week(ctx).await,
         (Route::Login, _) => auth::login(ctx).await,
         (Route::PhoneCode, _) => phone::send_code(ctx).await,
         (Route::PhoneVerify, _) => phone::verify(ctx).await,

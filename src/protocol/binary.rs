@@ -276,6 +276,11 @@ pub enum ServerFrameBin {
     Pong {
         request_id: Option<String>,
     },
+    GoalExceeded {
+        date: String,
+        goal_minutes: u32,
+        minutes: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -485,6 +490,15 @@ impl From<&ServerFrame<'_>> for ServerFrameBin {
             },
             ServerFrame::Pong { request_id } => ServerFrameBin::Pong {
                 request_id: request_id.map(str::to_owned),
+            },
+            ServerFrame::GoalExceeded {
+                date,
+                goal_minutes,
+                minutes,
+            } => ServerFrameBin::GoalExceeded {
+                date: (*date).to_owned(),
+                goal_minutes: *goal_minutes,
+                minutes: *minutes,
             },
         }
     }

@@ -365,6 +365,14 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<&'a str>,
     },
+    /// To the user's own sockets, at most once a UTC day: their online
+    /// time today (`minutes`) passed their goal.
+    #[serde(rename_all = "camelCase")]
+    GoalExceeded {
+        date: &'a str,
+        goal_minutes: u32,
+        minutes: u64,
+    },
 }
 
 /// What an `ack` carries, by the action it answers.

@@ -22,10 +22,10 @@ use crate::model::{
     AttemptOutcome, AutoDestruct, AutoReply, AutoReplyPatch, AutoReplyWork, AutoSeen, Bot,
     BotPatch, ChangedMessage, Channel, Contact, ContactActivity, ConversationEvent, Counts,
     Delivery, FileId, FreedFile, HistoryCursor, Message, MessageChange, NewAutoReply, NewBot,
-    NewFile, NewMessage, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, Participant, Rev,
-    Role, Room, RoomDetails, RoomId, RoomPatch, RoomSweep, ScheduledMessage, SearchHit,
-    SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch,
-    WebhookTarget, WebhookWork,
+    NewFile, NewMessage, NewRoom, NewScheduled, NewSession, NewUser, NewWebhook, OnlineGoal,
+    OnlineInterval, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch, RoomSweep,
+    ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp,
+    User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
 use crate::query::Filter;
 use list::{ListQuery, Page};
@@ -502,6 +502,31 @@ pub trait Store: Send + Sync + 'static {
     /// with them; `None` when `viewer` may not know it.
     fn last_seen_for(&self, viewer: UserId, user: UserId)
         -> StoreResult<Option<Option<Timestamp>>>;
+
+    // ---- online time ----
+    /// Opens an online interval for the user at `at`; returns its id.
+    fn open_online_interval(&self, user: UserId, at: Timestamp) -> StoreResult<i64>;
+    /// Closes an open interval at `at`.
+    fn close_online_interval(&self, id: i64, at: Timestamp) -> StoreResult<()>;
+    /// The user's intervals overlapping `from..to`, an open one ending at
+    /// `now`, by start.
+    fn online_intervals(
+        &self,
+        user: UserId,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Vec<OnlineInterval>>;
+    /// Records that the server is running at `at`.
+    fn online_heartbeat(&self, at: Timestamp) -> StoreResult<()>;
+    /// At start-up: closes the intervals a stopped server left open, at its
+    /// last heartbeat; returns how many.
+    fn close_abandoned_intervals(&self) -> StoreResult<usize>;
+    fn online_goal(&self, user: UserId) -> StoreResult<OnlineGoal>;
+    /// Sets (`Some`) or clears (`None`) the daily goal in minutes.
+    fn set_online_goal(&self, user: UserId, minutes: Option<u32>) -> StoreResult<()>;
+    /// Marks `goal_exceeded` sent on `day`; false if it already was.
+    fn mark_goal_notified(&self, user: UserId, day: i64) -> StoreResult<bool>;
 }
 
 /// A cheap, cloneable handle that runs blocking store calls on tokio's

@@ -215,6 +215,21 @@ impl Api {
         self.call("POST", path, Some(token), Some(body)).await
     }
 
+    /// Moves a `--test-clock` server's automation clock forward; returns
+    /// its new time (RFC 3339).
+    pub async fn advance_clock(&self, secs: i64) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/test/clock",
+                None,
+                Some(json!({"advanceSecs": secs})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["now"].as_str().expect("now").to_owned()
+    }
+
     /// Signs up and logs in.
     pub async fn user(&self, login: &str) -> User {
         let (status, body) = self
@@ -280,32 +295,6 @@ impl Api {
             .await;
         assert_eq!(status, 201, "post: {body}");
         body["data"].clone()
-    }
-
-    /// Moves the automation clock of a `--test-clock` server forward.
-    pub async fn advance_clock(&self, secs: i64) {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/test/clock",
-                None,
-                Some(json!({"advanceSecs": secs})),
-            )
-            .await;
-        assert_eq!(status, 200, "advance the clock: {body}");
-    }
-
-    /// The direct room of `a` and `b`.
-    pub async fn direct_room(&self, a: &User, b: &User) -> i64 {
-        let (status, body) = self
-            .post(
-                "/api/rooms",
-                &a.token,
-                json!({"type": "direct", "participants": [b.id]}),
-            )
-            .await;
-        assert!(status == 200 || status == 201, "direct room: {body}");
-        body["data"]["id"].as_i64().expect("room id")
     }
 
     /// Every message of a room, oldest first, paging through history.

@@ -17,6 +17,7 @@ mod filtered;
 mod indexer;
 mod list;
 mod messages;
+mod online;
 mod outbox;
 mod phone;
 mod presence;
@@ -37,9 +38,10 @@ use crate::model::{
     AttemptOutcome, AutoDestruct, AutoReply, AutoReplyPatch, AutoReplyWork, AutoSeen, Bot,
     BotPatch, Channel, Contact, ContactActivity, ConversationEvent, Counts, Delivery, FileId,
     FreedFile, HistoryCursor, Message, NewAutoReply, NewBot, NewFile, NewRoom, NewScheduled,
-    NewSession, NewUser, NewWebhook, Participant, Rev, Role, Room, RoomDetails, RoomId, RoomPatch,
-    RoomSweep, ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile,
-    Timestamp, User, UserId, UserPatch, WebhookTarget, WebhookWork,
+    NewSession, NewUser, NewWebhook, OnlineGoal, OnlineInterval, Participant, Rev, Role, Room,
+    RoomDetails, RoomId, RoomPatch, RoomSweep, ScheduledMessage, SearchHit, SearchQuery,
+    SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
+    WebhookWork,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -129,6 +131,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         16,
         include_str!("../../../data/migrations/0016_auto_seen.sql"),
+    ),
+    (
+        17,
+        include_str!("../../../data/migrations/0017_online_time.sql"),
     ),
 ];
 
@@ -814,6 +820,37 @@ impl Store for SqliteStore {
         user: UserId,
     ) -> StoreResult<Option<Option<Timestamp>>> {
         presence::last_seen_for(&*self.conn()?, viewer, user)
+    }
+
+    fn open_online_interval(&self, user: UserId, at: Timestamp) -> StoreResult<i64> {
+        online::open(&*self.conn()?, user, at)
+    }
+    fn close_online_interval(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+        online::close(&*self.conn()?, id, at)
+    }
+    fn online_intervals(
+        &self,
+        user: UserId,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Vec<OnlineInterval>> {
+        online::overlapping(&*self.conn()?, user, from, to, now)
+    }
+    fn online_heartbeat(&self, at: Timestamp) -> StoreResult<()> {
+        online::heartbeat(&*self.conn()?, at)
+    }
+    fn close_abandoned_intervals(&self) -> StoreResult<usize> {
+        online::close_abandoned(&*self.conn()?)
+    }
+    fn online_goal(&self, user: UserId) -> StoreResult<OnlineGoal> {
+        online::goal(&*self.conn()?, user)
+    }
+    fn set_online_goal(&self, user: UserId, minutes: Option<u32>) -> StoreResult<()> {
+        online::set_goal(&*self.conn()?, user, minutes)
+    }
+    fn mark_goal_notified(&self, user: UserId, day: i64) -> StoreResult<bool> {
+        online::mark_goal_notified(&*self.conn()?, user, day)
     }
 }
 
