@@ -4,12 +4,13 @@
 //! are in [`crate::analytics`].
 
 use super::context::Ctx;
-use super::listing::{offset_page, offset_reply};
+use super::listing::{filtered_offset_page, offset_page, offset_reply};
 use super::response::Reply;
 use crate::analytics::{self, Day, SentReceived, DAY_MS};
 use crate::error::{Error, Result};
 use crate::model::phone::normalize;
 use crate::model::{Contact, ContactActivity, Timestamp, User, UserId};
+use crate::store::CONTACT_FILTER_FIELDS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -18,14 +19,15 @@ const MAX_PHONES: usize = 500;
 /// Days in a contact's chart.
 const CHART_DAYS: u32 = 14;
 
-/// GET /api/contacts?offset=&limit= — my contacts by id.
+/// GET /api/contacts?query=&offset=&limit= — my contacts by id; `query`
+/// filters over `CONTACT_FILTER_FIELDS`.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = offset_page(&ctx)?;
+    let (offset, limit, filter) = filtered_offset_page(&ctx, CONTACT_FILTER_FIELDS)?;
     let (contacts, total) = ctx
         .app
         .store
-        .run(move |s| s.contacts(me, offset.into(), limit))
+        .run(move |s| s.contacts(me, filter.as_ref(), offset.into(), limit))
         .await?;
     Ok(offset_reply(&ctx, &contacts, total, offset, limit))
 }

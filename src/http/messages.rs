@@ -123,7 +123,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);
     let pagination = match cursor {
-        HistoryCursor::Page(page) => Some(Pagination::new(page, limit, last_seq, |p| {
+        HistoryCursor::Page(page) => Some(Pagination::by_page(page, limit, last_seq, |p| {
             format!("/api/rooms/{id}/messages?page={p}&limit={limit}")
         })),
         _ => None,
@@ -242,7 +242,7 @@ pub async fn search(ctx: Ctx) -> Result<Reply> {
         count: hits.len(),
         total,
         offset,
-        pagination: Pagination::new(page, limit, total, |p| {
+        pagination: Pagination::by_page(page, limit, total, |p| {
             format!("/api/messages/search?q={q}{room}&page={p}&limit={limit}")
         }),
     };

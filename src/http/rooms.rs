@@ -116,7 +116,7 @@ pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let per_page = limit.map_or(total, u64::from);
     let meta = MineMeta {
         count: rooms.len(),
-        pagination: Pagination::new(offset, per_page, total, |o| {
+        pagination: Pagination::by_offset(offset.into(), per_page, total, |o| {
             ctx.link_with("offset", &o.to_string())
         }),
     };

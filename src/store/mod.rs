@@ -11,7 +11,10 @@ pub mod sqlite;
 
 /// The fields each list's `query=` filter may name, and the columns behind
 /// them.
-pub use sqlite::{ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS};
+pub use sqlite::{
+    CHANNEL_FILTER_FIELDS, CONTACT_FILTER_FIELDS, ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS,
+    USER_FILTER_FIELDS,
+};
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
@@ -239,8 +242,15 @@ pub trait Store: Send + Sync + 'static {
         owner: UserId,
         phones: &[String],
     ) -> StoreResult<Vec<(String, Option<User>)>>;
-    /// A page of `owner`'s contacts by id, and their total number.
-    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)>;
+    /// A page of `owner`'s contacts that pass `filter` (checked against
+    /// [`CONTACT_FILTER_FIELDS`]), by id, and how many pass.
+    fn contacts(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Contact>, u64)>;
     /// One of `owner`'s contacts; `None` for anyone else.
     fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>>;
     /// Every contact with the messages exchanged in the direct room.
@@ -254,8 +264,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ConversationEvent>>;
 
     // ---- channels ----
-    /// A page of the channels `user` is in, and their number.
-    fn channels(&self, user: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Channel>, u64)>;
+    /// A page of the channels `user` is in that pass `filter` (checked
+    /// against [`CHANNEL_FILTER_FIELDS`]), and how many pass.
+    fn channels(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Channel>, u64)>;
     /// A channel `user` is in; `None` for any other room.
     fn channel(&self, user: UserId, room: RoomId) -> StoreResult<Option<Channel>>;
     /// Sets `user`'s rating (0–99) of a channel they are in.

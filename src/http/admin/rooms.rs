@@ -14,10 +14,10 @@ use serde::Deserialize;
 /// GET /api/admin/rooms?page&limit&sort&direction&id&type&name&public&creatorId&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
-    let req = list::parse(&ctx, fields::ROOMS)?;
+    let req = list::parse(&ctx, &fields::ROOMS)?;
     let q = req.query.clone();
     let page = ctx.app.store.run(move |s| s.rooms_page(&q)).await?;
-    Ok(req.reply(page, |r| r))
+    Ok(req.reply(&ctx, page, |r| r))
 }
 
 /// GET /api/admin/rooms/{id} — the room with its participants.

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 /// GET /api/admin/users?page&limit&sort&direction&id&login&name&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
-    let req = list::parse(&ctx, fields::USERS)?;
+    let req = list::parse(&ctx, &fields::USERS)?;
     let q = req.query.clone();
     let page = ctx.app.store.run(move |s| s.users_page(&q)).await?;
-    Ok(req.reply(page, |u| u))
+    Ok(req.reply(&ctx, page, |u| u))
 }
 
 #[derive(Serialize)]

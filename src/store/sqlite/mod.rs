@@ -37,11 +37,14 @@ use crate::model::{
     ScheduledMessage, SearchHit, SearchQuery, SendOutcome, Seq, Session, StoredFile, Timestamp,
     User, UserId, UserPatch, WebhookTarget, WebhookWork,
 };
+use crate::query::Filter;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
+pub use channels::FILTER_FIELDS as CHANNEL_FILTER_FIELDS;
+pub use contacts::FILTER_FIELDS as CONTACT_FILTER_FIELDS;
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
 pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
@@ -433,8 +436,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<(String, Option<User>)>> {
         contacts::add_by_phone(&mut *self.conn()?, owner, phones)
     }
-    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)> {
-        contacts::page(&*self.conn()?, owner, offset, limit)
+    fn contacts(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Contact>, u64)> {
+        contacts::page(&*self.conn()?, owner, filter, offset, limit)
     }
     fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>> {
         contacts::one(&*self.conn()?, owner, contact)
@@ -451,8 +460,14 @@ impl Store for SqliteStore {
         contacts::conversation(&*self.conn()?, owner, contact, since)
     }
 
-    fn channels(&self, user: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Channel>, u64)> {
-        channels::page(&*self.conn()?, user, offset, limit)
+    fn channels(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Channel>, u64)> {
+        channels::page(&*self.conn()?, user, filter, offset, limit)
     }
     fn channel(&self, user: UserId, room: RoomId) -> StoreResult<Option<Channel>> {
         channels::one(&*self.conn()?, user, room)
@@ -470,7 +485,7 @@ impl Store for SqliteStore {
     fn scheduled_page(
         &self,
         owner: UserId,
-        filter: Option<&crate::query::Filter>,
+        filter: Option<&Filter>,
         offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<ScheduledMessage>, u64)> {

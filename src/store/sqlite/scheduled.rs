@@ -83,7 +83,7 @@ pub fn page(
     list.condition("user_id = ?", Value::Integer(owner));
     list.filter(filter);
     let total = list.count(conn)?;
-    let items = list.fetch(conn, Some(limit), offset, from_row)?;
+    let items = list.fetch(conn, Some(limit), offset.into(), from_row)?;
     Ok((items, total))
 }
 
