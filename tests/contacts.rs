@@ -192,7 +192,7 @@ async fn contacts_query_narrows_and_counts_matches() {
     let dave = api.user("dave").await;
     api.room(&alice, &[&dave]).await;
     let with_bob = direct(&api, &alice, &bob).await;
-    direct(&api, &alice, &carol).await;
+    let with_carol = direct(&api, &alice, &carol).await;
     let (status, body) = api
         .post(
             "/api/contacts",
@@ -255,6 +255,28 @@ async fn contacts_query_narrows_and_counts_matches() {
             .await;
         assert_bad_query(status, &body, q, reason);
     }
+    // The rankings take the same filter.
+    send(&api, &bob, with_bob, "text", 2).await;
+    send(&api, &carol, with_carol, "text", 1).await;
+    let (_, body) = api.get("/api/contacts/noisy", &alice.token).await;
+    assert_eq!(ids(&body["data"]), [bob.id, carol.id]);
+    let (status, body) = api
+        .get(
+            &with_query("/api/contacts/noisy", "login <> 'bob'", ""),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body["data"]), [carol.id]);
+    assert_eq!(body["meta"]["pagination"]["total"], 1);
+    let (status, body) = api
+        .get(
+            &with_query("/api/contacts/best", "phone = 'x'", ""),
+            &alice.token,
+        )
+        .await;
+    assert_bad_query(status, &body, "phone = 'x'", "unknown field `phone`");
+
     let (_, body) = api.get("/api/contacts", &alice.token).await;
     assert_eq!(
         ids(&body["data"]),

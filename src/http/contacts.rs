@@ -4,7 +4,7 @@
 //! are in [`crate::analytics`].
 
 use super::context::Ctx;
-use super::listing::{filtered_offset_page, offset_page, offset_reply};
+use super::listing::{filtered_offset_page, offset_reply};
 use super::response::Reply;
 use crate::analytics::{self, Day, SentReceived, DAY_MS};
 use crate::error::{Error, Result};
@@ -99,8 +99,12 @@ async fn ranked(
     rank: fn(Vec<ContactActivity>) -> Vec<(ContactActivity, f64)>,
 ) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = offset_page(&ctx)?;
-    let all = ctx.app.store.run(move |s| s.contact_activity(me)).await?;
+    let (offset, limit, filter) = filtered_offset_page(&ctx, CONTACT_FILTER_FIELDS)?;
+    let all = ctx
+        .app
+        .store
+        .run(move |s| s.contact_activity(me, filter.as_ref()))
+        .await?;
     let ranked = rank(all);
     let total = ranked.len() as u64;
     let items: Vec<Ranked> = ranked
@@ -112,13 +116,13 @@ async fn ranked(
     Ok(offset_reply(&ctx, &items, total, offset, limit))
 }
 
-/// GET /api/contacts/noisy — who sends me most while I answer least
+/// GET /api/contacts/noisy?query=&offset=&limit= — who sends me most while I answer least
 /// (`score` = received / (sent + 1)); only contacts who wrote at all.
 pub async fn noisy(ctx: Ctx) -> Result<Reply> {
     ranked(ctx, analytics::rank_noisy).await
 }
 
-/// GET /api/contacts/best — the most two-way conversation and shared media
+/// GET /api/contacts/best?query=&offset=&limit= — the most two-way conversation and shared media
 /// (`score` = min(sent, received) + 2 × media and links either way).
 pub async fn best(ctx: Ctx) -> Result<Reply> {
     ranked(ctx, analytics::rank_best).await

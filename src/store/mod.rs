@@ -12,8 +12,8 @@ pub mod sqlite;
 /// The fields each list's `query=` filter may name, and the columns behind
 /// them.
 pub use sqlite::{
-    CHANNEL_FILTER_FIELDS, CONTACT_FILTER_FIELDS, ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS,
-    USER_FILTER_FIELDS,
+    BOT_FILTER_FIELDS, CHANNEL_FILTER_FIELDS, CONTACT_FILTER_FIELDS, DELIVERY_FILTER_FIELDS,
+    ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, SESSION_FILTER_FIELDS, USER_FILTER_FIELDS,
 };
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
@@ -162,6 +162,15 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_session(&self, id: i64, at: Timestamp) -> StoreResult<()>;
     /// The user's sessions that are neither revoked nor expired, newest first.
     fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
+    /// A page of them that pass `filter` (checked against
+    /// [`SESSION_FILTER_FIELDS`]): all from `offset` when `limit` is `None`.
+    fn live_sessions(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: Option<u32>,
+    ) -> StoreResult<Page<Session>>;
     /// Revokes every live session of the user except `keep`; returns their ids.
     fn revoke_all_sessions(
         &self,
@@ -253,8 +262,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<(Vec<Contact>, u64)>;
     /// One of `owner`'s contacts; `None` for anyone else.
     fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>>;
-    /// Every contact with the messages exchanged in the direct room.
-    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>>;
+    /// Every contact that passes `filter` (checked against
+    /// [`CONTACT_FILTER_FIELDS`]) with the messages exchanged in the direct room.
+    fn contact_activity(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+    ) -> StoreResult<Vec<ContactActivity>>;
     /// The direct room's messages since `since`, oldest first, no system ones.
     fn conversation(
         &self,
@@ -329,8 +343,16 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the bot's user row and its bot row together.
     fn create_bot(&self, new: &NewBot) -> StoreResult<Bot>;
     fn bot(&self, id: UserId) -> StoreResult<Option<Bot>>;
-    /// Bots by id after `after_id`, at most `limit`.
-    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>>;
+    /// Bots by id that pass `filter` (checked against
+    /// [`BOT_FILTER_FIELDS`]): `offset` skipped after `after_id`, at most
+    /// `limit`, and how many pass in all.
+    fn bots(
+        &self,
+        after_id: Option<UserId>,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Page<Bot>>;
     /// The bot whose token hashes to `hash`.
     fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>>;
     fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot>;
@@ -352,13 +374,18 @@ pub trait Store: Send + Sync + 'static {
         seq: Seq,
         outcome: &AttemptOutcome,
     ) -> StoreResult<()>;
-    /// The bot's deliveries that failed at least once, newest first.
+    /// The bot's deliveries that failed at least once and pass `filter`
+    /// (checked against [`DELIVERY_FILTER_FIELDS`]), newest first:
+    /// `offset` skipped before `before_id`, at most `limit`, and how many
+    /// pass in all.
     fn deliveries(
         &self,
         bot: UserId,
         before_id: Option<i64>,
+        filter: Option<&Filter>,
+        offset: u64,
         limit: u32,
-    ) -> StoreResult<Vec<Delivery>>;
+    ) -> StoreResult<Page<Delivery>>;
 
     /// Queues a batch for the group-commit writer. Never blocks: a full
     /// queue is [`StoreError::Busy`].

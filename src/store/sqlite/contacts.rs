@@ -134,10 +134,20 @@ pub fn one(conn: &Connection, owner: UserId, contact: UserId) -> StoreResult<Opt
         .optional()?)
 }
 
-/// Every contact of `owner` with the messages exchanged in their direct
-/// room (zero where there is none), counted by direction and by media.
-pub fn activity(conn: &Connection, owner: UserId) -> StoreResult<Vec<ContactActivity>> {
-    let mut stmt = conn.prepare_cached(&format!(
+/// Every contact of `owner` that passes `filter` (checked against
+/// [`FILTER_FIELDS`]) with the messages exchanged in their direct room
+/// (zero where there is none), counted by direction and by media.
+pub fn activity(
+    conn: &Connection,
+    owner: UserId,
+    filter: Option<&Filter>,
+) -> StoreResult<Vec<ContactActivity>> {
+    // The owner is ?1; the filter's values follow.
+    let mut params = vec![Value::Integer(owner)];
+    let condition = filter
+        .map(|f| format!("WHERE {}", f.to_sql(&mut params)))
+        .unwrap_or_default();
+    let mut stmt = conn.prepare(&format!(
         "SELECT {CONTACT_COLUMNS},
                 count(m.seq) FILTER (WHERE m.sender_id = ?1),
                 count(m.seq) FILTER (WHERE m.sender_id = u.id),
@@ -147,10 +157,11 @@ pub fn activity(conn: &Connection, owner: UserId) -> StoreResult<Vec<ContactActi
            JOIN users u ON u.id = c.contact_id
            LEFT JOIN rooms r ON r.direct_key = min(?1, u.id) || ':' || max(?1, u.id)
            LEFT JOIN messages m ON m.room_id = r.id
+          {condition}
           GROUP BY u.id
           ORDER BY u.id"
     ))?;
-    let rows = stmt.query_map([owner], |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(&params), |r| {
         Ok(ContactActivity {
             contact: contact_from_row(r)?,
             sent: r.get(7)?,

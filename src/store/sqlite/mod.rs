@@ -43,10 +43,12 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
+pub use bots::{DELIVERY_FILTER_FIELDS, FILTER_FIELDS as BOT_FILTER_FIELDS};
 pub use channels::FILTER_FIELDS as CHANNEL_FILTER_FIELDS;
 pub use contacts::FILTER_FIELDS as CONTACT_FILTER_FIELDS;
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
+pub use sessions::FILTER_FIELDS as SESSION_FILTER_FIELDS;
 pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
 pub use writer::WriterConfig;
 
@@ -306,7 +308,18 @@ impl Store for SqliteStore {
         sessions::revoke(&*self.conn()?, id, at)
     }
     fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
-        sessions::active_of_user(&*self.conn()?, user, Timestamp::now())
+        let live = sessions::live_of_user(&*self.conn()?, user, Timestamp::now(), None, 0, None)?;
+        Ok(live.items)
+    }
+    fn live_sessions(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: Option<u32>,
+    ) -> StoreResult<Page<Session>> {
+        let now = Timestamp::now();
+        sessions::live_of_user(&*self.conn()?, user, now, filter, offset, limit)
     }
     fn revoke_all_sessions(
         &self,
@@ -448,8 +461,12 @@ impl Store for SqliteStore {
     fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>> {
         contacts::one(&*self.conn()?, owner, contact)
     }
-    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>> {
-        contacts::activity(&*self.conn()?, owner)
+    fn contact_activity(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+    ) -> StoreResult<Vec<ContactActivity>> {
+        contacts::activity(&*self.conn()?, owner, filter)
     }
     fn conversation(
         &self,
@@ -558,8 +575,14 @@ impl Store for SqliteStore {
     fn bot(&self, id: UserId) -> StoreResult<Option<Bot>> {
         bots::by_id(&*self.conn()?, id)
     }
-    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>> {
-        bots::list(&*self.conn()?, after_id, limit)
+    fn bots(
+        &self,
+        after_id: Option<UserId>,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Page<Bot>> {
+        bots::list(&*self.conn()?, after_id, filter, offset, limit)
     }
     fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>> {
         bots::by_token_hash(&*self.conn()?, hash)
@@ -597,9 +620,11 @@ impl Store for SqliteStore {
         &self,
         bot: UserId,
         before_id: Option<i64>,
+        filter: Option<&Filter>,
+        offset: u64,
         limit: u32,
-    ) -> StoreResult<Vec<Delivery>> {
-        bots::deliveries(&*self.conn()?, bot, before_id, limit)
+    ) -> StoreResult<Page<Delivery>> {
+        bots::deliveries(&*self.conn()?, bot, before_id, filter, offset, limit)
     }
 
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {
