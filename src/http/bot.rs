@@ -6,11 +6,11 @@ use super::context::Ctx;
 use super::listing;
 use super::messages::CreateMessage;
 use super::response::Reply;
+use super::rooms::rooms_of;
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::Checker;
 use crate::model::{FieldError, NewWebhook, RoomId, Timestamp, UserId};
-use crate::store::{RoomListQuery, ROOM_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
 
 /// Longest webhook URL accepted.
@@ -46,13 +46,8 @@ pub async fn me(ctx: Ctx) -> Result<Reply> {
 /// `ROOM_FILTER_FIELDS`.
 pub async fn rooms(ctx: Ctx) -> Result<Reply> {
     let id = bot_id(&ctx).await?;
-    let (offset, limit, filter) = listing::filtered_whole_list(&ctx, ROOM_FILTER_FIELDS)?;
-    let query = RoomListQuery {
-        member: id,
-        filter,
-        offset,
-        limit,
-    };
+    let query = rooms_of(&ctx, id)?;
+    let (offset, limit) = (query.offset, query.limit);
     let page = ctx
         .app
         .store

@@ -64,6 +64,18 @@ struct Count {
     count: usize,
 }
 
+/// The rooms `member` is in, as `offset`, `limit` and `query` ask; all of
+/// them when there is no `limit` (a room list is short and wanted whole).
+pub fn rooms_of(ctx: &Ctx, member: UserId) -> Result<RoomListQuery> {
+    let (offset, limit, filter) = listing::filtered_whole_list(ctx, ROOM_FILTER_FIELDS)?;
+    Ok(RoomListQuery {
+        member,
+        filter,
+        offset,
+        limit,
+    })
+}
+
 /// GET /api/rooms — the rooms I am in, by id, each with `lastSeq`, my
 /// `readSeq` and `deliveredSeq`, and `unread` (others' messages after
 /// `readSeq`). All of them unless `limit` is given (a client's room list
@@ -71,13 +83,8 @@ struct Count {
 /// `store::ROOM_FILTER_FIELDS`.
 pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit, filter) = listing::filtered_whole_list(&ctx, ROOM_FILTER_FIELDS)?;
-    let query = RoomListQuery {
-        member: me,
-        filter,
-        offset,
-        limit,
-    };
+    let query = rooms_of(&ctx, me)?;
+    let (offset, limit) = (query.offset, query.limit);
     let (rooms, total) = ctx
         .app
         .store
