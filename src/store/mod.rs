@@ -13,7 +13,8 @@ pub mod sqlite;
 /// them.
 pub use sqlite::{
     BOT_FILTER_FIELDS, CHANNEL_FILTER_FIELDS, CONTACT_FILTER_FIELDS, DELIVERY_FILTER_FIELDS,
-    ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, SESSION_FILTER_FIELDS, USER_FILTER_FIELDS,
+    MESSAGE_FILTER_FIELDS, ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, SESSION_FILTER_FIELDS,
+    USER_FILTER_FIELDS,
 };
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
@@ -150,6 +151,18 @@ pub struct RoomListQuery {
     pub limit: Option<u32>,
 }
 
+/// A page of one room's history read by `query=` and `offset` rather
+/// than by seq window.
+#[derive(Debug, Clone)]
+pub struct HistoryFilter {
+    /// Checked against [`MESSAGE_FILTER_FIELDS`].
+    pub filter: Option<Filter>,
+    /// Only messages with a lower seq.
+    pub before: Option<Seq>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
 pub trait Store: Send + Sync + 'static {
     fn create_user(&self, new: &NewUser) -> StoreResult<User>;
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -212,6 +225,14 @@ pub trait Store: Send + Sync + 'static {
         cursor: HistoryCursor,
         limit: u32,
     ) -> StoreResult<Option<(Vec<Message>, Seq)>>;
+    /// A filtered history page and the room's last seq, if `user` is a
+    /// participant.
+    fn member_history_filtered(
+        &self,
+        room: RoomId,
+        user: UserId,
+        q: &HistoryFilter,
+    ) -> StoreResult<Option<(Page<Message>, Seq)>>;
     /// Messages with seq > after, oldest first, at most `limit`; reactions
     /// say `me` for `viewer`.
     fn messages_after(

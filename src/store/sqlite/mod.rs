@@ -27,7 +27,10 @@ mod users;
 mod writer;
 
 use super::list::{ListQuery, Page};
-use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResult, UserListQuery};
+use super::{
+    BatchResult, HistoryFilter, RoomBatch, RoomListQuery, Store, StoreError, StoreResult,
+    UserListQuery,
+};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
@@ -46,6 +49,7 @@ use tokio::sync::oneshot;
 pub use bots::{DELIVERY_FILTER_FIELDS, FILTER_FIELDS as BOT_FILTER_FIELDS};
 pub use channels::FILTER_FIELDS as CHANNEL_FILTER_FIELDS;
 pub use contacts::FILTER_FIELDS as CONTACT_FILTER_FIELDS;
+pub use messages::FILTER_FIELDS as MESSAGE_FILTER_FIELDS;
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
 pub use sessions::FILTER_FIELDS as SESSION_FILTER_FIELDS;
@@ -402,6 +406,20 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         let page = messages::history(&conn, room, cursor, limit, Some(user))?;
+        let last = messages::last_seq(&conn, room)?;
+        Ok(Some((page, last)))
+    }
+    fn member_history_filtered(
+        &self,
+        room: RoomId,
+        user: UserId,
+        q: &HistoryFilter,
+    ) -> StoreResult<Option<(Page<Message>, Seq)>> {
+        let conn = self.conn()?;
+        if rooms::member_role(&conn, room, user)?.is_none() {
+            return Ok(None);
+        }
+        let page = messages::filtered_history(&conn, room, q, Some(user))?;
         let last = messages::last_seq(&conn, room)?;
         Ok(Some((page, last)))
     }
