@@ -11,7 +11,7 @@ use crate::query::Value;
 use crate::service;
 use crate::store::list::fields;
 
-/// GET /api/admin/messages?page&limit&sort&direction&roomId&seq&senderId&type&createdAfter&createdBefore
+/// GET /api/admin/messages?page|offset&limit&query&sort&direction&roomId&seq&senderId&type&createdAfter&createdBefore
 /// — across rooms, by room and seq unless sorted otherwise.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;

@@ -33,7 +33,7 @@ fn role_field(role: Option<&str>) -> Result<Option<Role>> {
     .transpose()
 }
 
-/// GET /api/admin/rooms/{id}/participants?page&limit&sort&direction&id&login&name&role
+/// GET /api/admin/rooms/{id}/participants?page|offset&limit&query&sort&direction&id&login&name&role
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let id = ctx.id("id", "room")?;

@@ -11,7 +11,7 @@ use crate::service::{self, RoomRequest};
 use crate::store::list::fields;
 use serde::Deserialize;
 
-/// GET /api/admin/rooms?page&limit&sort&direction&id&type&name&public&creatorId&createdAfter&createdBefore
+/// GET /api/admin/rooms?page|offset&limit&query&sort&direction&id&type&name&public&creatorId&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let req = list::parse(&ctx, &fields::ROOMS)?;

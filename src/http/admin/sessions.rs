@@ -36,7 +36,7 @@ impl From<Session> for SessionView {
     }
 }
 
-/// GET /api/admin/sessions?page&limit&sort&direction&id&userId&deviceId&live&createdAfter&createdBefore
+/// GET /api/admin/sessions?page|offset&limit&query&sort&direction&id&userId&deviceId&live&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let req = list::parse(&ctx, &fields::SESSIONS)?;
