@@ -16,7 +16,7 @@
 //!   from the notes the writer hands it after each commit (a bounded queue;
 //!   what it drops, the indexer reads back from `palaver.db` by its marks).
 //!   All SQL lives here.
-//!   `store::list` is the one list query (condition tree, sort, page over
+//!   `store::list` is the one list query (a `query::Filter`, sort, page over
 //!   allow-listed fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room
 //!   (members, next seq, fan-out, read positions, typing), one per

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{Api, Pair, TestServer, User, Ws, ADMIN_ARGS};
+use support::{assert_bad_query, with_query, Api, Pair, TestServer, User, Ws, ADMIN_ARGS};
 
 /// Session ended: the same close code as logout.
 const POLICY_VIOLATION: u16 = 1008;
@@ -613,4 +613,163 @@ async fn sessions_list_and_revoke_closes_the_socket() {
     }
     let (status, _) = adm.get("/api/admin/sessions?tokenHash=x").await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn every_admin_list_takes_query_with_offset_and_totals() {
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start_with(ADMIN_ARGS).await;
+    let carol = api.user("carol").await;
+    let adm = Admin::login(&api).await;
+    api.say(&alice, room, "hello there").await;
+    api.say(&bob, room, "Hello back").await;
+    api.say(&bob, room, "bye").await;
+    let (a, b, c) = (alice.id, bob.id, carol.id);
+    let participants = format!("/api/admin/rooms/{room}/participants");
+    let room_messages = format!("/api/admin/rooms/{room}/messages");
+
+    // (list, query=, other parameters, rows that match)
+    let cases: Vec<(&str, String, String, usize)> = vec![
+        (
+            "/api/admin/users",
+            "login LIKE 'b%' OR login = 'carol'".into(),
+            String::new(),
+            2,
+        ),
+        (
+            "/api/admin/users",
+            "login LIKE 'b%' OR login = 'carol'".into(),
+            format!("id={c}"),
+            1,
+        ),
+        (
+            "/api/admin/users",
+            "name = 'BOB' AND login <> 'bob'".into(),
+            String::new(),
+            0,
+        ),
+        (
+            "/api/admin/rooms",
+            format!("id = {room} AND public = false"),
+            String::new(),
+            1,
+        ),
+        (
+            "/api/admin/rooms",
+            format!("creatorId IN ({b}, {c})"),
+            String::new(),
+            0,
+        ),
+        (
+            &participants,
+            "role = 'owner' OR login = 'bob'".into(),
+            String::new(),
+            2,
+        ),
+        (
+            &participants,
+            "role IN ('admin', 'member')".into(),
+            "role=owner".into(),
+            0,
+        ),
+        (
+            "/api/admin/messages",
+            "content LIKE 'hello%'".into(),
+            String::new(),
+            2,
+        ),
+        (
+            "/api/admin/messages",
+            "content LIKE 'hello%'".into(),
+            format!("senderId={b}"),
+            1,
+        ),
+        (
+            "/api/admin/messages",
+            "editedAt IS NULL AND deletedAt IS NULL AND type = 'text'".into(),
+            String::new(),
+            3,
+        ),
+        (
+            &room_messages,
+            format!("senderId = {b} AND NOT content = 'bye'"),
+            String::new(),
+            1,
+        ),
+        (
+            "/api/admin/sessions",
+            format!("userId IN ({a}, {c}) AND live = true"),
+            String::new(),
+            2,
+        ),
+        (
+            "/api/admin/sessions",
+            "revokedAt IS NOT NULL".into(),
+            String::new(),
+            0,
+        ),
+    ];
+    for (path, q, extra, want) in &cases {
+        let (status, body) = adm.get(&with_query(path, q, extra)).await;
+        assert_eq!(status, 200, "{path} {q}: {body}");
+        let rows = body["data"].as_array().expect("data").len();
+        assert_eq!(rows, *want, "{path} {q} {extra}: {body}");
+        assert_eq!(body["meta"]["count"], *want, "{path} {q}");
+        assert_eq!(body["meta"]["pagination"]["total"], *want, "{path} {q}");
+    }
+
+    // offset/limit as well as page: the total counts every match and the
+    // links move the offset, keeping the filter.
+    let (status, body) = adm
+        .get(&with_query(
+            "/api/admin/users",
+            "id > 0",
+            "limit=1&offset=1",
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(logins(&body), ["bob"]);
+    let p = &body["meta"]["pagination"];
+    assert_eq!(
+        (&p["offset"], &p["perPage"], &p["total"], &p["currentPage"]),
+        (&json!(1), &json!(1), &json!(3), &json!(2))
+    );
+    let next = p["links"]["next"].as_str().expect("next");
+    assert!(
+        next.contains("offset=2") && next.contains("query="),
+        "{next}"
+    );
+    let (_, body) = adm.get(next).await;
+    assert_eq!(logins(&body), ["carol"]);
+    let (status, body) = adm.get("/api/admin/users?page=1&offset=0").await;
+    assert_eq!(status, 400);
+    assert!(body["reason"].as_str().unwrap().contains("page or offset"));
+
+    // Unknown and secret fields and injections are 400 with a reason.
+    let bad: Vec<(&str, &str, &str)> = vec![
+        ("/api/admin/users", "password_hash = 'x'", "unknown field `password_hash`"),
+        ("/api/admin/users", "passwordHash IS NULL", "unknown field `passwordHash`"),
+        ("/api/admin/users", "phone LIKE '+1%'", "unknown field `phone`"),
+        ("/api/admin/sessions", "token_hash = 'x'", "unknown field `token_hash`; allowed fields: id, userId, deviceId, live, createdAt, expiresAt, revokedAt"),
+        ("/api/admin/sessions", "tokenHash IS NOT NULL", "unknown field `tokenHash`"),
+        ("/api/admin/users", "1=1; DROP TABLE users", "';' is not allowed"),
+        ("/api/admin/rooms", "' OR '1'='1", "expected a field name"),
+        ("/api/admin/messages", "content = 'x' --", "comments are not allowed"),
+        (&participants, "id IN (SELECT id FROM users)", "subqueries are not allowed"),
+        (&room_messages, "type LIKE 't%'", "operator LIKE is not allowed on field `type`"),
+        ("/api/admin/sessions", "live = 1", "field `live` expects true or false"),
+    ];
+    for (path, q, reason) in bad {
+        let (status, body) = adm.get(&with_query(path, q, "")).await;
+        assert_bad_query(status, &body, q, reason);
+    }
+    let (_, body) = adm.get("/api/admin/users").await;
+    assert_eq!(body["meta"]["pagination"]["total"], 3, "nothing changed");
+    let (_, body) = adm.get("/api/admin/messages").await;
+    assert_eq!(body["meta"]["pagination"]["total"], 3, "nothing changed");
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use support::{Api, Pair, TestServer, Ws, ADMIN_ARGS, WAIT};
+use support::{assert_bad_query, with_query, Api, Pair, TestServer, Ws, ADMIN_ARGS, WAIT};
 use tokio::sync::mpsc;
 
 /// Creates a bot as the admin; returns (id, token).
@@ -421,6 +421,19 @@ async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_goes_on() {
     assert!(list[0]["lastError"].as_str().unwrap().contains("503"));
     assert_eq!(details["deliveries"]["failed"], 1);
     assert_eq!(details["deliveries"]["retrying"], 0);
+
+    // query= narrows the deliveries; the total counts the matches.
+    let path = format!("/api/admin/bots/{bot}/deliveries");
+    for (q, want) in [
+        ("status = 'failed' AND attempts = 2", 1),
+        ("status IN ('retrying', 'delivered')", 0),
+        ("lastError LIKE '%503%' AND nextAttemptAt IS NULL", 1),
+    ] {
+        let (status, body) = api.get(&with_query(&path, q, ""), &admin).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["data"].as_array().unwrap().len(), want, "{q}");
+        assert_eq!(body["meta"]["pagination"]["total"], want, "{q}");
+    }
 }
 
 #[tokio::test]
@@ -501,4 +514,98 @@ async fn set_webhook(api: &Api, token: &str, url: &str) -> (u16, Value) {
         Some(json!({ "url": url })),
     )
     .await
+}
+
+#[tokio::test]
+async fn bot_lists_take_query_with_totals() {
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        room,
+        ..
+    } = Pair::start_with(ADMIN_ARGS).await;
+    let admin = api.admin_token().await;
+    let (helper, helper_token) = make_bot(&api, "Helper").await;
+    let (other, _) = make_bot(&api, "Other").await;
+    let (third, _) = make_bot(&api, "Third").await;
+    add_to_room(&api, &alice, room, helper).await;
+
+    for (q, extra, want, total) in [
+        ("name IN ('Helper', 'Third')", "", vec![helper, third], 2),
+        ("name IN ('Helper', 'Third')", "limit=1", vec![helper], 2),
+        (
+            "webhookUrl IS NULL AND delivered = 0",
+            "offset=2",
+            vec![third],
+            3,
+        ),
+        ("name LIKE 'o%'", "", vec![other], 1),
+    ] {
+        let (status, body) = api
+            .get(&with_query("/api/admin/bots", q, extra), &admin)
+            .await;
+        assert_eq!(status, 200, "{q}: {body}");
+        let ids: Vec<i64> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, want, "{q} {extra}");
+        assert_eq!(body["meta"]["pagination"]["total"], total, "{q} {extra}");
+    }
+    // The lastId cursor still works, and the total still counts all matches.
+    let (_, body) = api
+        .get(
+            &with_query("/api/admin/bots", "id > 0", &format!("lastId={helper}")),
+            &admin,
+        )
+        .await;
+    assert_eq!(body["data"][0]["id"], other);
+    assert_eq!(body["meta"]["pagination"]["total"], 3);
+
+    // The bot's own rooms.
+    let (status, body) = api
+        .get(
+            &with_query(
+                "/api/bot/rooms",
+                &format!("id = {room} AND type = 'group'"),
+                "",
+            ),
+            &helper_token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], room);
+    assert_eq!(body["meta"]["pagination"]["total"], 1);
+    let (_, body) = api
+        .get(
+            &with_query("/api/bot/rooms", "public = true", ""),
+            &helper_token,
+        )
+        .await;
+    assert_eq!(body["meta"]["pagination"]["total"], 0);
+
+    let deliveries = format!("/api/admin/bots/{helper}/deliveries");
+    let (status, body) = api
+        .get(&with_query(&deliveries, "status = 'failed'", ""), &admin)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["meta"]["pagination"]["total"], 0);
+
+    for (path, token, q, reason) in [
+        ("/api/admin/bots", &admin, "token_hash = 'x'", "unknown field `token_hash`; allowed fields: id, login, name, createdAt, webhookUrl, delivered"),
+        ("/api/admin/bots", &admin, "webhookSecret IS NOT NULL", "unknown field `webhookSecret`"),
+        ("/api/admin/bots", &admin, "1=1; DELETE FROM bots", "';' is not allowed"),
+        (&deliveries, &admin, "status LIKE 'f%'", "operator LIKE is not allowed on field `status`"),
+        (&deliveries, &admin, "bot_id = 1", "unknown field `bot_id`"),
+        ("/api/bot/rooms", &helper_token, "password_hash = 'x'", "unknown field `password_hash`"),
+        ("/api/bot/rooms", &helper_token, "id = 1 -- all", "comments are not allowed"),
+    ] {
+        let (status, body) = api.get(&with_query(path, q, ""), token).await;
+        assert_bad_query(status, &body, q, reason);
+    }
+    let (_, body) = api.get("/api/admin/bots", &admin).await;
+    assert_eq!(body["meta"]["pagination"]["total"], 3, "nothing changed");
 }

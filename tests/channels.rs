@@ -3,8 +3,8 @@
 
 mod support;
 
-use serde_json::json;
-use support::{Api, TestServer};
+use serde_json::{json, Value};
+use support::{assert_bad_query, with_query, Api, TestServer};
 
 #[tokio::test]
 async fn channels_list_ratings_and_posting_rules() {
@@ -87,4 +87,90 @@ async fn channels_list_ratings_and_posting_rules() {
         .await;
     assert_eq!(status, 403);
     api.say(&alice, channel, "welcome").await;
+}
+
+fn ids(body: &Value) -> Vec<i64> {
+    body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|c| c["id"].as_i64().expect("id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn channels_query_narrows_and_counts_matches() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let carol = api.user("carol").await;
+    let mut channels = Vec::new();
+    for body in [
+        json!({"type": "channel", "name": "news", "public": true, "participants": [bob.id, carol.id]}),
+        json!({"type": "channel", "name": "sports", "participants": [bob.id]}),
+    ] {
+        let (status, body) = api.post("/api/rooms", &alice.token, body).await;
+        assert_eq!(status, 201, "{body}");
+        channels.push(body["data"]["id"].as_i64().unwrap());
+    }
+    let (news, sports) = (channels[0], channels[1]);
+    api.room(&alice, &[&bob]).await;
+    let (status, _) = api
+        .call(
+            "PUT",
+            &format!("/api/channels/{news}/rating"),
+            Some(&bob.token),
+            Some(json!({"rate": 80})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let cases: Vec<(String, Vec<i64>)> = vec![
+        ("name = 'news'".into(), vec![news]),
+        ("public = false".into(), vec![sports]),
+        ("myRating IS NULL".into(), vec![sports]),
+        ("myRating = 80 AND ratings = 1".into(), vec![news]),
+        ("rating >= 50".into(), vec![news]),
+        ("members = 2".into(), vec![sports]),
+        ("ratings = 0 OR name LIKE 'N%'".into(), vec![news, sports]),
+        (
+            format!("creatorId = {} AND id <> {news}", alice.id),
+            vec![sports],
+        ),
+        ("createdAt < '2000-01-01T00:00:00Z'".into(), vec![]),
+    ];
+    for (q, want) in cases {
+        let (status, body) = api
+            .get(&with_query("/api/channels", &q, ""), &bob.token)
+            .await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(ids(&body), want, "{q}");
+        assert_eq!(body["meta"]["count"], want.len(), "{q}");
+        assert_eq!(body["meta"]["pagination"]["total"], want.len(), "{q}");
+    }
+    let (_, body) = api
+        .get(
+            &with_query("/api/channels", "id > 0", "limit=1"),
+            &bob.token,
+        )
+        .await;
+    assert_eq!(ids(&body), [news]);
+    assert_eq!(body["meta"]["pagination"]["total"], 2);
+    assert_eq!(body["meta"]["pagination"]["totalPages"], 2);
+
+    for (q, reason) in [
+        ("type = 'group'", "unknown field `type`; allowed fields: id, name, public, creatorId, createdAt, members, rating, ratings, myRating"),
+        ("password_hash = 'x'", "unknown field `password_hash`"),
+        ("1=1; DROP TABLE rooms", "';' is not allowed"),
+        ("name = 'x' /* */", "comments are not allowed"),
+        ("rating = '80'", "field `rating` expects a whole number, not a string"),
+    ] {
+        let (status, body) = api
+            .get(&with_query("/api/channels", q, ""), &bob.token)
+            .await;
+        assert_bad_query(status, &body, q, reason);
+    }
+    let (_, body) = api.get("/api/channels", &bob.token).await;
+    assert_eq!(ids(&body), [news, sports], "nothing changed");
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{phone_user, Api, TestServer, User};
+use support::{assert_bad_query, phone_user, with_query, Api, TestServer, User};
 
 const BOB_PHONE: &str = "+14155552671";
 const EVE_PHONE: &str = "+447911123456";
@@ -166,4 +166,109 @@ async fn contacts_rankings_analysis_and_chart() {
     assert_eq!(ids(&body["data"]), [alice.id]);
     let (status, _) = api.call("GET", "/api/contacts", None, None).await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn contacts_query_narrows_and_counts_matches() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let carol = api.user("carol").await;
+    let eve = phone_user(&server, &api, EVE_PHONE).await;
+    // Shares only a group room with alice: never a contact, whatever the filter.
+    let dave = api.user("dave").await;
+    api.room(&alice, &[&dave]).await;
+    let with_bob = api.direct(&alice, &bob).await;
+    let with_carol = api.direct(&alice, &carol).await;
+    let (status, body) = api
+        .post(
+            "/api/contacts",
+            &alice.token,
+            json!({"phones": [EVE_PHONE]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let cases: Vec<(String, Vec<i64>)> = vec![
+        ("addedByPhone = true".into(), vec![eve.id]),
+        ("addedByPhone = false".into(), vec![bob.id, carol.id]),
+        ("directRoomId IS NULL".into(), vec![eve.id]),
+        (format!("directRoomId = {with_bob}"), vec![bob.id]),
+        (
+            "login IN ('bob', 'carol', 'dave')".into(),
+            vec![bob.id, carol.id],
+        ),
+        (
+            "name LIKE 'c%' OR addedByPhone = true".into(),
+            vec![carol.id, eve.id],
+        ),
+        (
+            format!("id <> {} AND createdAt > '2000-01-01T00:00:00Z'", bob.id),
+            vec![carol.id, eve.id],
+        ),
+        ("avatar IS NOT NULL".into(), vec![]),
+    ];
+    for (q, want) in cases {
+        let (status, body) = api
+            .get(&with_query("/api/contacts", &q, ""), &alice.token)
+            .await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(ids(&body["data"]), want, "{q}");
+        assert_eq!(body["meta"]["count"], want.len(), "{q}");
+        assert_eq!(body["meta"]["pagination"]["total"], want.len(), "{q}");
+    }
+    // A page of the matches; the total still counts them all.
+    let (_, body) = api
+        .get(
+            &with_query("/api/contacts", "id > 0", "limit=1&offset=1"),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(ids(&body["data"]), [carol.id]);
+    assert_eq!(body["meta"]["pagination"]["total"], 3);
+    assert_eq!(body["meta"]["pagination"]["perPage"], 1);
+
+    for (q, reason) in [
+        // A contact's number is shown only when added by it: no probing.
+        ("phone LIKE '+44%'", "unknown field `phone`; allowed fields: id, login, name, avatar, createdAt, addedByPhone, directRoomId"),
+        ("password_hash = 'x'", "unknown field `password_hash`"),
+        ("1=1; DELETE FROM contacts", "';' is not allowed"),
+        ("id IN (SELECT contact_id FROM contacts)", "subqueries are not allowed"),
+        ("login = 'x' OR 1 = 1", "expected a field name"),
+        ("addedByPhone = 'yes'", "field `addedByPhone` expects true or false"),
+    ] {
+        let (status, body) = api
+            .get(&with_query("/api/contacts", q, ""), &alice.token)
+            .await;
+        assert_bad_query(status, &body, q, reason);
+    }
+    // The rankings take the same filter.
+    send(&api, &bob, with_bob, "text", 2).await;
+    send(&api, &carol, with_carol, "text", 1).await;
+    let (_, body) = api.get("/api/contacts/noisy", &alice.token).await;
+    assert_eq!(ids(&body["data"]), [bob.id, carol.id]);
+    let (status, body) = api
+        .get(
+            &with_query("/api/contacts/noisy", "login <> 'bob'", ""),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body["data"]), [carol.id]);
+    assert_eq!(body["meta"]["pagination"]["total"], 1);
+    let (status, body) = api
+        .get(
+            &with_query("/api/contacts/best", "phone = 'x'", ""),
+            &alice.token,
+        )
+        .await;
+    assert_bad_query(status, &body, "phone = 'x'", "unknown field `phone`");
+
+    let (_, body) = api.get("/api/contacts", &alice.token).await;
+    assert_eq!(
+        ids(&body["data"]),
+        [bob.id, carol.id, eve.id],
+        "nothing changed"
+    );
 }

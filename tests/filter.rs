@@ -5,17 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{Api, TestServer, User};
-
-/// `path?query=<q>&<extra>`, with the filter URL-encoded.
-fn with_query(path: &str, q: &str, extra: &str) -> String {
-    let encoded = serde_urlencoded::to_string([("query", q)]).expect("encode");
-    if extra.is_empty() {
-        format!("{path}?{encoded}")
-    } else {
-        format!("{path}?{encoded}&{extra}")
-    }
-}
+use support::{assert_bad_query, with_query, Api, Pair, TestServer, User};
 
 fn ids(body: &Value) -> Vec<i64> {
     body["data"]
@@ -278,12 +268,8 @@ async fn bad_filters_are_400_with_a_reason_and_change_nothing() {
     ];
     for (path, q, reason) in cases.iter().copied().chain(generated) {
         let (status, body) = api.get(&with_query(path, q, ""), &alice.token).await;
-        assert_eq!(status, 400, "{path} {q}: {body}");
         assert_eq!(body["error"], true);
-        assert_eq!(body["code"], "bad_request");
-        let got = body["reason"].as_str().expect("reason");
-        assert!(got.starts_with("invalid query at character "), "{got}");
-        assert!(got.contains(reason), "{q}: {got}");
+        assert_bad_query(status, &body, q, reason);
     }
 
     // Everything is still there.
@@ -291,4 +277,108 @@ async fn bad_filters_are_400_with_a_reason_and_change_nothing() {
     assert_eq!(ids(&body), [bob.id]);
     let (_, body) = api.get("/api/rooms", &bob.token).await;
     assert_eq!(body["meta"]["count"], 1);
+}
+
+fn contents(body: &Value) -> Vec<&str> {
+    body["data"]
+        .as_array()
+        .expect("data array")
+        .iter()
+        .map(|m| m["content"].as_str().expect("content"))
+        .collect()
+}
+
+#[tokio::test]
+async fn room_history_filter_offset_and_total() {
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start().await;
+    let mut sent = Vec::new();
+    for (who, text) in [
+        (&alice, "apple"),
+        (&bob, "banana"),
+        (&alice, "avocado"),
+        (&bob, "berry"),
+        (&alice, "cherry"),
+    ] {
+        sent.push(api.say(who, room, text).await);
+    }
+    let path = format!("/api/rooms/{room}/messages");
+    let avocado_seq = sent[2]["seq"].as_i64().unwrap();
+    let berry_id = sent[3]["messageId"].as_str().unwrap();
+    let (status, body) = api
+        .call(
+            "DELETE",
+            &format!("{path}/{berry_id}"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let before_avocado = format!("before={avocado_seq}");
+    let cases: Vec<(String, &str, Vec<&str>, usize)> = vec![
+        (format!("senderId = {}", bob.id), "", vec!["", "banana"], 2),
+        ("content LIKE 'a%'".into(), "limit=1", vec!["avocado"], 2),
+        (
+            "content LIKE 'a%'".into(),
+            "limit=1&offset=1",
+            vec!["apple"],
+            2,
+        ),
+        (
+            "content LIKE 'a%'".into(),
+            &before_avocado,
+            vec!["apple"],
+            2,
+        ),
+        (
+            "type = 'text' AND seq >= 4 AND deletedAt IS NULL".into(),
+            "",
+            vec!["cherry"],
+            1,
+        ),
+        // A deleted message's text is gone, so no filter finds it.
+        ("content = 'berry'".into(), "", vec![], 0),
+        ("deletedAt IS NOT NULL".into(), "", vec![""], 1),
+    ];
+    for (q, extra, want, total) in cases {
+        let (status, body) = api.get(&with_query(&path, &q, extra), &alice.token).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(contents(&body), want, "{q} {extra}");
+        assert_eq!(body["meta"]["count"], want.len(), "{q}");
+        assert_eq!(body["meta"]["pagination"]["total"], total, "{q} {extra}");
+        assert_eq!(body["meta"]["lastSeq"], 5);
+    }
+    // offset alone pages the whole history the same way.
+    let (_, body) = api
+        .get(&format!("{path}?offset=1&limit=2"), &alice.token)
+        .await;
+    assert_eq!(contents(&body), ["", "avocado"]);
+    assert_eq!(body["meta"]["pagination"]["total"], 5);
+
+    for (q, reason) in [
+        ("roomId = 1", "unknown field `roomId`; allowed fields: seq, senderId, type, content, createdAt, editedAt, deletedAt"),
+        ("password_hash = 'x'", "unknown field `password_hash`"),
+        ("content = 'x'; DELETE FROM messages", "';' is not allowed"),
+        ("type LIKE 't%'", "operator LIKE is not allowed on field `type`"),
+    ] {
+        let (status, body) = api.get(&with_query(&path, q, ""), &alice.token).await;
+        assert_bad_query(status, &body, q, reason);
+    }
+    let (status, _) = api
+        .get(&with_query(&path, "seq > 0", "after=1"), &alice.token)
+        .await;
+    assert_eq!(status, 422, "query pages by offset or before, not after");
+    let carol = api.user("carol").await;
+    let (status, _) = api
+        .get(&with_query(&path, "seq > 0", ""), &carol.token)
+        .await;
+    assert_eq!(status, 404, "not a member");
+    let (_, body) = api.get(&path, &alice.token).await;
+    assert_eq!(body["meta"]["count"], 5, "nothing changed");
 }

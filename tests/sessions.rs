@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, TestServer, Ws, WAIT};
+use support::{assert_bad_query, with_query, Api, TestServer, Ws, WAIT};
 
 /// Logs `login` in again from another device; returns the token.
 async fn login(api: &Api, login: &str, device: &str) -> String {
@@ -44,6 +44,40 @@ async fn list_and_revoke_one_device_closes_its_socket() {
     let laptop_id = sessions.iter().find(|s| s["deviceId"] == "laptop").unwrap()["id"]
         .as_i64()
         .unwrap();
+
+    // query= narrows my sessions; the total counts the matches.
+    let (status, body) = api
+        .get(
+            &with_query("/api/sessions", "deviceId = 'laptop'", ""),
+            &phone,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], laptop_id);
+    assert_eq!(body["meta"]["pagination"]["total"], 1);
+    let (_, body) = api
+        .get(
+            &with_query(
+                "/api/sessions",
+                "deviceId IN ('phone', 'laptop')",
+                "limit=1",
+            ),
+            &phone,
+        )
+        .await;
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(body["meta"]["pagination"]["total"], 2);
+    for (q, reason) in [
+        (
+            "token_hash = 'x'",
+            "unknown field `token_hash`; allowed fields: id, deviceId, createdAt, expiresAt",
+        ),
+        ("userId = 1", "unknown field `userId`"),
+        ("deviceId = 'x'; DELETE FROM sessions", "';' is not allowed"),
+    ] {
+        let (status, body) = api.get(&with_query("/api/sessions", q, ""), &phone).await;
+        assert_bad_query(status, &body, q, reason);
+    }
 
     let mut laptop_ws = ws_with_token(&server, &laptop).await;
     let mut phone_ws = ws_with_token(&server, &phone).await;

@@ -3,8 +3,10 @@
 //! a bot token opens no user endpoint.
 
 use super::context::Ctx;
+use super::listing;
 use super::messages::CreateMessage;
 use super::response::Reply;
+use super::rooms::rooms_of;
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::model::validate::Checker;
@@ -39,11 +41,25 @@ pub async fn me(ctx: Ctx) -> Result<Reply> {
     Ok(Reply::ok(&bot))
 }
 
-/// GET /api/bot/rooms — the rooms the bot is in.
+/// GET /api/bot/rooms?query=&offset=&limit= — the rooms the bot is in, by
+/// id: all of them unless `limit` is given; `query` filters over
+/// `ROOM_FILTER_FIELDS`.
 pub async fn rooms(ctx: Ctx) -> Result<Reply> {
     let id = bot_id(&ctx).await?;
-    let rooms = ctx.app.store.run(move |s| s.rooms_of_user(id)).await?;
-    Ok(Reply::counted(&rooms))
+    let query = rooms_of(&ctx, id)?;
+    let (offset, limit) = (query.offset, query.limit);
+    let page = ctx
+        .app
+        .store
+        .run(move |s| s.list_rooms_of_user(&query))
+        .await?;
+    Ok(listing::whole_list_reply(
+        &ctx,
+        &page.items,
+        page.total,
+        offset,
+        limit,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -1,23 +1,25 @@
 //! Channels I joined, and their ratings: `/api/channels`.
 
 use super::context::Ctx;
-use super::listing::{offset_page, offset_reply};
+use super::listing::{filtered_offset_page, offset_reply};
 use super::response::Reply;
 use crate::error::{Error, Result};
+use crate::store::CHANNEL_FILTER_FIELDS;
 use serde::Deserialize;
 
 /// Highest rating; ratings run 0–99.
 const MAX_RATE: u8 = 99;
 
-/// GET /api/channels?offset=&limit= — the channels I am in, by id, each
-/// with `members`, the average `rating`, `ratings` and `myRating`.
+/// GET /api/channels?query=&offset=&limit= — the channels I am in, by id,
+/// each with `members`, the average `rating`, `ratings` and `myRating`;
+/// `query` filters over `CHANNEL_FILTER_FIELDS`.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = offset_page(&ctx)?;
+    let (offset, limit, filter) = filtered_offset_page(&ctx, CHANNEL_FILTER_FIELDS)?;
     let (channels, total) = ctx
         .app
         .store
-        .run(move |s| s.channels(me, offset.into(), limit))
+        .run(move |s| s.channels(me, filter.as_ref(), offset.into(), limit))
         .await?;
     Ok(offset_reply(&ctx, &channels, total, offset, limit))
 }

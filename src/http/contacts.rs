@@ -4,12 +4,13 @@
 //! are in [`crate::analytics`].
 
 use super::context::Ctx;
-use super::listing::{offset_page, offset_reply};
+use super::listing::{filtered_offset_page, offset_reply};
 use super::response::Reply;
 use crate::analytics::{self, Day, SentReceived, DAY_MS};
 use crate::error::{Error, Result};
 use crate::model::phone::normalize;
 use crate::model::{Contact, ContactActivity, Timestamp, User, UserId};
+use crate::store::CONTACT_FILTER_FIELDS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -18,14 +19,15 @@ const MAX_PHONES: usize = 500;
 /// Days in a contact's chart.
 const CHART_DAYS: u32 = 14;
 
-/// GET /api/contacts?offset=&limit= — my contacts by id.
+/// GET /api/contacts?query=&offset=&limit= — my contacts by id; `query`
+/// filters over `CONTACT_FILTER_FIELDS`.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = offset_page(&ctx)?;
+    let (offset, limit, filter) = filtered_offset_page(&ctx, CONTACT_FILTER_FIELDS)?;
     let (contacts, total) = ctx
         .app
         .store
-        .run(move |s| s.contacts(me, offset.into(), limit))
+        .run(move |s| s.contacts(me, filter.as_ref(), offset.into(), limit))
         .await?;
     Ok(offset_reply(&ctx, &contacts, total, offset, limit))
 }
@@ -97,8 +99,12 @@ async fn ranked(
     rank: fn(Vec<ContactActivity>) -> Vec<(ContactActivity, f64)>,
 ) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let (offset, limit) = offset_page(&ctx)?;
-    let all = ctx.app.store.run(move |s| s.contact_activity(me)).await?;
+    let (offset, limit, filter) = filtered_offset_page(&ctx, CONTACT_FILTER_FIELDS)?;
+    let all = ctx
+        .app
+        .store
+        .run(move |s| s.contact_activity(me, filter.as_ref()))
+        .await?;
     let ranked = rank(all);
     let total = ranked.len() as u64;
     let items: Vec<Ranked> = ranked
@@ -110,13 +116,13 @@ async fn ranked(
     Ok(offset_reply(&ctx, &items, total, offset, limit))
 }
 
-/// GET /api/contacts/noisy — who sends me most while I answer least
+/// GET /api/contacts/noisy?query=&offset=&limit= — who sends me most while I answer least
 /// (`score` = received / (sent + 1)); only contacts who wrote at all.
 pub async fn noisy(ctx: Ctx) -> Result<Reply> {
     ranked(ctx, analytics::rank_noisy).await
 }
 
-/// GET /api/contacts/best — the most two-way conversation and shared media
+/// GET /api/contacts/best?query=&offset=&limit= — the most two-way conversation and shared media
 /// (`score` = min(sent, received) + 2 × media and links either way).
 pub async fn best(ctx: Ctx) -> Result<Reply> {
     ranked(ctx, analytics::rank_best).await

@@ -166,11 +166,6 @@ impl Ctx {
         self.query()
     }
 
-    /// The request path (without the query).
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// A path parameter as text.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

@@ -2,6 +2,7 @@
 //! deletes, reactions, and search across the caller's rooms.
 
 use super::context::Ctx;
+use super::listing;
 use super::pagination::Pagination;
 use super::response::Reply;
 use super::users::limit;
@@ -11,6 +12,7 @@ use crate::model::{
     FileId, HistoryCursor, LinkPreview, MessageChange, RoomId, SearchQuery, Seq, UserId,
 };
 use crate::service::{self, MessageRequest};
+use crate::store::{HistoryFilter, MESSAGE_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
 
 /// A message as clients post it over REST (users and bots alike).
@@ -72,6 +74,8 @@ struct HistoryQuery {
     last_id: Option<Seq>,
     page: Option<u64>,
     limit: Option<u32>,
+    offset: Option<u32>,
+    query: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -88,7 +92,8 @@ struct HistoryMeta {
 }
 
 /// GET /api/rooms/{id}/messages?before=SEQ|after=SEQ|lastId=SEQ|page=N&limit=N
-/// — newest first. Seqs are gap-free, so `page` is exact and cheap.
+/// — newest first. Seqs are gap-free, so `page` is exact and cheap. With
+/// `query` (over `MESSAGE_FILTER_FIELDS`) or `offset`, see [`filtered`].
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let id = ctx.id("id", "room")?;
@@ -98,6 +103,22 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
     // "past the end".
     let clamp = |s: Option<Seq>| s.map(|s| s.min(i64::MAX as Seq));
     let before = clamp(q.before.or(q.last_id));
+    if q.query.is_some() || q.offset.is_some() {
+        if q.after.is_some() || q.page.is_some() {
+            return Err(Error::validation(
+                "query",
+                "exclusive",
+                "query and offset page with before, lastId or offset, not after or page",
+            ));
+        }
+        let query = HistoryFilter {
+            filter: listing::filter(q.query.as_deref(), MESSAGE_FILTER_FIELDS)?,
+            before,
+            offset: q.offset.unwrap_or(0).into(),
+            limit,
+        };
+        return filtered(ctx, me, id, query).await;
+    }
     let cursor = match (before, clamp(q.after), q.page) {
         (None, None, None) => HistoryCursor::Latest,
         (Some(b), None, None) => HistoryCursor::Before(b),
@@ -123,7 +144,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);
     let pagination = match cursor {
-        HistoryCursor::Page(page) => Some(Pagination::new(page, limit, last_seq, |p| {
+        HistoryCursor::Page(page) => Some(Pagination::by_page(page, limit, last_seq, |p| {
             format!("/api/rooms/{id}/messages?page={p}&limit={limit}")
         })),
         _ => None,
@@ -135,6 +156,31 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         pagination,
     };
     Ok(Reply::with_meta(&messages, Some(&meta)))
+}
+
+/// A history page that passes a `query=` filter: newest first, `offset`
+/// rows skipped below `before`. Matches skip seqs, so the page is read by
+/// offset, and `meta.pagination` counts the matches.
+async fn filtered(ctx: Ctx, me: UserId, room: RoomId, query: HistoryFilter) -> Result<Reply> {
+    let (offset, limit) = (query.offset, query.limit);
+    let (page, last_seq) = ctx
+        .app
+        .store
+        .run(move |s| s.member_history_filtered(room, me, &query))
+        .await?
+        .ok_or_else(|| Error::not_found("room"))?;
+    let meta = HistoryMeta {
+        count: page.items.len(),
+        last_seq,
+        next_before: None,
+        pagination: Some(Pagination::by_offset(
+            offset,
+            limit.into(),
+            page.total,
+            |o| ctx.link_with("offset", &o.to_string()),
+        )),
+    };
+    Ok(Reply::with_meta(&page.items, Some(&meta)))
 }
 
 /// Runs a change of the message named in the path and answers with the
@@ -242,7 +288,7 @@ pub async fn search(ctx: Ctx) -> Result<Reply> {
         count: hits.len(),
         total,
         offset,
-        pagination: Pagination::new(page, limit, total, |p| {
+        pagination: Pagination::by_page(page, limit, total, |p| {
             format!("/api/messages/search?q={q}{room}&page={p}&limit={limit}")
         }),
     };

@@ -54,15 +54,6 @@ impl Reply {
         }
     }
 
-    /// A list with `meta.count`.
-    pub fn counted<T: Serialize>(items: &[T]) -> Reply {
-        #[derive(Serialize)]
-        struct Count {
-            count: usize,
-        }
-        Reply::with_meta(&items, Some(&Count { count: items.len() }))
-    }
-
     /// 201 with a `Location` header.
     pub fn created<T: Serialize>(data: &T, location: String) -> Reply {
         Reply {

@@ -1,7 +1,7 @@
 //! Rooms and their participants.
 
 use super::context::Ctx;
-use super::listing::{self, Pagination};
+use super::listing;
 use super::response::Reply;
 use super::users::limit;
 use crate::actors::messages::{By, MarkSeen};
@@ -64,18 +64,16 @@ struct Count {
     count: usize,
 }
 
-#[derive(Deserialize)]
-struct MineQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
-    query: Option<String>,
-}
-
-#[derive(Serialize)]
-struct MineMeta {
-    /// Rooms on this page.
-    count: usize,
-    pagination: Pagination,
+/// The rooms `member` is in, as `offset`, `limit` and `query` ask; all of
+/// them when there is no `limit` (a room list is short and wanted whole).
+pub fn rooms_of(ctx: &Ctx, member: UserId) -> Result<RoomListQuery> {
+    let (offset, limit, filter) = listing::filtered_whole_list(ctx, ROOM_FILTER_FIELDS)?;
+    Ok(RoomListQuery {
+        member,
+        filter,
+        offset,
+        limit,
+    })
 }
 
 /// GET /api/rooms — the rooms I am in, by id, each with `lastSeq`, my
@@ -85,15 +83,8 @@ struct MineMeta {
 /// `store::ROOM_FILTER_FIELDS`.
 pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
-    let q: MineQuery = ctx.query()?;
-    let limit = q.limit.map(|n| limit(Some(n))).transpose()?;
-    let offset = q.offset.unwrap_or(0);
-    let query = RoomListQuery {
-        member: me,
-        filter: listing::filter(q.query.as_deref(), ROOM_FILTER_FIELDS)?,
-        offset,
-        limit,
-    };
+    let query = rooms_of(&ctx, me)?;
+    let (offset, limit) = (query.offset, query.limit);
     let (rooms, total) = ctx
         .app
         .store
@@ -113,14 +104,9 @@ pub async fn list_mine(ctx: Ctx) -> Result<Reply> {
             Ok((rooms, page.total))
         })
         .await?;
-    let per_page = limit.map_or(total, u64::from);
-    let meta = MineMeta {
-        count: rooms.len(),
-        pagination: Pagination::new(offset, per_page, total, |o| {
-            ctx.link_with("offset", &o.to_string())
-        }),
-    };
-    Ok(Reply::with_meta(&rooms, Some(&meta)))
+    Ok(listing::whole_list_reply(
+        &ctx, &rooms, total, offset, limit,
+    ))
 }
 
 #[derive(Deserialize)]

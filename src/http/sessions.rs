@@ -1,10 +1,12 @@
 //! My login sessions (one per device): list them, end one.
 
 use super::context::Ctx;
+use super::listing;
 use super::response::Reply;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 use crate::service;
+use crate::store::SESSION_FILTER_FIELDS;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -18,12 +20,20 @@ struct SessionView {
     current: bool,
 }
 
-/// GET /api/sessions — my live sessions, newest first.
+/// GET /api/sessions?query=&offset=&limit= — my live sessions, newest
+/// first: all of them unless `limit` is given; `query` filters over
+/// `SESSION_FILTER_FIELDS`.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     let current = ctx.session().await?;
     let me = current.user_id;
-    let sessions = ctx.app.store.run(move |s| s.active_sessions(me)).await?;
-    let views: Vec<SessionView> = sessions
+    let (offset, limit, filter) = listing::filtered_whole_list(&ctx, SESSION_FILTER_FIELDS)?;
+    let page = ctx
+        .app
+        .store
+        .run(move |s| s.live_sessions(me, filter.as_ref(), offset, limit))
+        .await?;
+    let views: Vec<SessionView> = page
+        .items
         .into_iter()
         .map(|s| SessionView {
             current: s.id == current.id,
@@ -33,13 +43,8 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
             expires_at: s.expires_at,
         })
         .collect();
-    #[derive(Serialize)]
-    struct Count {
-        count: usize,
-    }
-    Ok(Reply::with_meta(
-        &views,
-        Some(&Count { count: views.len() }),
+    Ok(listing::whole_list_reply(
+        &ctx, &views, page.total, offset, limit,
     ))
 }
 

@@ -100,7 +100,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
             .last()
             .filter(|_| users.len() as u32 == limit)
             .map(|u| u.id),
-        pagination: Pagination::new(offset, limit.into(), page.total, |o| {
+        pagination: Pagination::by_offset(offset.into(), limit.into(), page.total, |o| {
             ctx.link_with("offset", &o.to_string())
         }),
     };

@@ -52,7 +52,7 @@ pub use parse::{MAX_DEPTH, MAX_IN_ITEMS};
 pub use scan::MAX_QUERY_CHARS;
 pub use tree::Value;
 
-use tree::{Condition, Expr};
+use tree::{Condition, Expr, Test};
 
 /// A checked filter, ready to compile. Holds no client text: only
 /// allow-listed column expressions and typed values.
@@ -69,6 +69,41 @@ impl Filter {
         let tree = parse::parse(text)?;
         let root = check::check(tree, fields, text)?;
         Ok(Filter { root })
+    }
+
+    /// `column op value` built by the server itself, for filters a list
+    /// takes in another form (the admin lists' `field=value`) or a scope its
+    /// path names. `column` must come from an allow-list, like a
+    /// [`Field`]'s. `Like` takes `value` as its pattern, `In` as its one
+    /// item, and `Null` ignores it.
+    pub fn compare(column: &'static str, op: Op, value: Value) -> Filter {
+        let test = match op {
+            Op::Like => Test::Like {
+                negated: false,
+                pattern: value,
+            },
+            Op::In => Test::In {
+                negated: false,
+                values: vec![value],
+            },
+            Op::Null => Test::Null { negated: false },
+            op => Test::Compare(op, value),
+        };
+        Filter {
+            root: Expr::Leaf(Condition { column, test }),
+        }
+    }
+
+    /// Every filter of `parts` at once; `None` when there are none.
+    pub fn all(parts: impl IntoIterator<Item = Filter>) -> Option<Filter> {
+        let mut roots: Vec<_> = parts.into_iter().map(|f| f.root).collect();
+        match roots.len() {
+            0 => None,
+            1 => roots.pop().map(|root| Filter { root }),
+            _ => Some(Filter {
+                root: Expr::And(roots),
+            }),
+        }
     }
 
     /// The filter as an SQL boolean expression. Values are appended to

@@ -141,6 +141,22 @@ fn placeholders_continue_after_the_callers_own() {
 }
 
 #[test]
+fn built_filters_join_parsed_ones() {
+    let parsed = Filter::parse("name LIKE 'a%' OR id = 2", FIELDS).unwrap();
+    let built = Filter::compare("t.login", Op::Eq, text("x' OR 1=1 --"));
+    let both = Filter::all([built, parsed]).unwrap();
+    let mut params = Vec::new();
+    assert_eq!(
+        both.to_sql(&mut params),
+        "(t.login = ?1 AND (t.name LIKE ?2 OR t.id = ?3))"
+    );
+    assert_eq!(params, [text("x' OR 1=1 --"), text("a%"), int(2)]);
+    assert_eq!(Filter::all([]), None);
+    let one = Filter::all([Filter::compare("t.id", Op::Ge, int(3))]).unwrap();
+    assert_eq!(one.to_sql(&mut Vec::new()), "t.id >= ?1");
+}
+
+#[test]
 fn limits_are_inclusive() {
     let deep = format!("{}id = 1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert!(Filter::parse(&deep, FIELDS).is_ok());

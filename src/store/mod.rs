@@ -13,7 +13,9 @@ pub mod sqlite;
 /// them.
 pub use sqlite::{
     AUTO_DESTRUCT_FILTER_FIELDS, AUTO_REPLY_FILTER_FIELDS, AUTO_SEEN_FILTER_FIELDS,
-    ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, USER_FILTER_FIELDS,
+    BOT_FILTER_FIELDS, CHANNEL_FILTER_FIELDS, CONTACT_FILTER_FIELDS, DELIVERY_FILTER_FIELDS,
+    MESSAGE_FILTER_FIELDS, ROOM_FILTER_FIELDS, SCHEDULED_FILTER_FIELDS, SESSION_FILTER_FIELDS,
+    USER_FILTER_FIELDS,
 };
 
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
@@ -151,6 +153,18 @@ pub struct RoomListQuery {
     pub limit: Option<u32>,
 }
 
+/// A page of one room's history read by `query=` and `offset` rather
+/// than by seq window.
+#[derive(Debug, Clone)]
+pub struct HistoryFilter {
+    /// Checked against [`MESSAGE_FILTER_FIELDS`].
+    pub filter: Option<Filter>,
+    /// Only messages with a lower seq.
+    pub before: Option<Seq>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
 pub trait Store: Send + Sync + 'static {
     fn create_user(&self, new: &NewUser) -> StoreResult<User>;
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -163,6 +177,15 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_session(&self, id: i64, at: Timestamp) -> StoreResult<()>;
     /// The user's sessions that are neither revoked nor expired, newest first.
     fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
+    /// A page of them that pass `filter` (checked against
+    /// [`SESSION_FILTER_FIELDS`]): all from `offset` when `limit` is `None`.
+    fn live_sessions(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: Option<u32>,
+    ) -> StoreResult<Page<Session>>;
     /// Revokes every live session of the user except `keep`; returns their ids.
     fn revoke_all_sessions(
         &self,
@@ -204,6 +227,14 @@ pub trait Store: Send + Sync + 'static {
         cursor: HistoryCursor,
         limit: u32,
     ) -> StoreResult<Option<(Vec<Message>, Seq)>>;
+    /// A filtered history page and the room's last seq, if `user` is a
+    /// participant.
+    fn member_history_filtered(
+        &self,
+        room: RoomId,
+        user: UserId,
+        q: &HistoryFilter,
+    ) -> StoreResult<Option<(Page<Message>, Seq)>>;
     /// Messages with seq > after, oldest first, at most `limit`; reactions
     /// say `me` for `viewer`.
     fn messages_after(
@@ -243,12 +274,24 @@ pub trait Store: Send + Sync + 'static {
         owner: UserId,
         phones: &[String],
     ) -> StoreResult<Vec<(String, Option<User>)>>;
-    /// A page of `owner`'s contacts by id, and their total number.
-    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)>;
+    /// A page of `owner`'s contacts that pass `filter` (checked against
+    /// [`CONTACT_FILTER_FIELDS`]), by id, and how many pass.
+    fn contacts(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Contact>, u64)>;
     /// One of `owner`'s contacts; `None` for anyone else.
     fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>>;
-    /// Every contact with the messages exchanged in the direct room.
-    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>>;
+    /// Every contact that passes `filter` (checked against
+    /// [`CONTACT_FILTER_FIELDS`]) with the messages exchanged in the direct room.
+    fn contact_activity(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+    ) -> StoreResult<Vec<ContactActivity>>;
     /// The direct room's messages since `since`, oldest first, no system ones.
     fn conversation(
         &self,
@@ -258,8 +301,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ConversationEvent>>;
 
     // ---- channels ----
-    /// A page of the channels `user` is in, and their number.
-    fn channels(&self, user: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Channel>, u64)>;
+    /// A page of the channels `user` is in that pass `filter` (checked
+    /// against [`CHANNEL_FILTER_FIELDS`]), and how many pass.
+    fn channels(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Channel>, u64)>;
     /// A channel `user` is in; `None` for any other room.
     fn channel(&self, user: UserId, room: RoomId) -> StoreResult<Option<Channel>>;
     /// Sets `user`'s rating (0–99) of a channel they are in.
@@ -424,8 +474,16 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the bot's user row and its bot row together.
     fn create_bot(&self, new: &NewBot) -> StoreResult<Bot>;
     fn bot(&self, id: UserId) -> StoreResult<Option<Bot>>;
-    /// Bots by id after `after_id`, at most `limit`.
-    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>>;
+    /// Bots by id that pass `filter` (checked against
+    /// [`BOT_FILTER_FIELDS`]): `offset` skipped after `after_id`, at most
+    /// `limit`, and how many pass in all.
+    fn bots(
+        &self,
+        after_id: Option<UserId>,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Page<Bot>>;
     /// The bot whose token hashes to `hash`.
     fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>>;
     fn update_bot(&self, id: UserId, patch: &BotPatch) -> StoreResult<Bot>;
@@ -447,13 +505,18 @@ pub trait Store: Send + Sync + 'static {
         seq: Seq,
         outcome: &AttemptOutcome,
     ) -> StoreResult<()>;
-    /// The bot's deliveries that failed at least once, newest first.
+    /// The bot's deliveries that failed at least once and pass `filter`
+    /// (checked against [`DELIVERY_FILTER_FIELDS`]), newest first:
+    /// `offset` skipped before `before_id`, at most `limit`, and how many
+    /// pass in all.
     fn deliveries(
         &self,
         bot: UserId,
         before_id: Option<i64>,
+        filter: Option<&Filter>,
+        offset: u64,
         limit: u32,
-    ) -> StoreResult<Vec<Delivery>>;
+    ) -> StoreResult<Page<Delivery>>;
 
     /// Queues a batch for the group-commit writer. Never blocks: a full
     /// queue is [`StoreError::Busy`].

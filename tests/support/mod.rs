@@ -570,3 +570,22 @@ pub async fn phone_user(server: &TestServer, api: &Api, phone: &str) -> User {
         token: body["data"]["token"].as_str().expect("token").to_owned(),
     }
 }
+
+/// `path?query=<q>&<extra>`, with the filter URL-encoded.
+pub fn with_query(path: &str, q: &str, extra: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("query", q)]).expect("encode");
+    if extra.is_empty() {
+        format!("{path}?{encoded}")
+    } else {
+        format!("{path}?{encoded}&{extra}")
+    }
+}
+
+/// Asserts a 400 whose reason names the bad filter and contains `reason`.
+pub fn assert_bad_query(status: u16, body: &Value, q: &str, reason: &str) {
+    assert_eq!(status, 400, "{q}: {body}");
+    assert_eq!(body["code"], "bad_request", "{q}: {body}");
+    let got = body["reason"].as_str().expect("reason");
+    assert!(got.starts_with("invalid query at character "), "{q}: {got}");
+    assert!(got.contains(reason), "{q}: {got}");
+}

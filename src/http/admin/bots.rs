@@ -5,11 +5,13 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::http::bot::{remove_webhook, set_webhook};
 use crate::http::context::Ctx;
+use crate::http::listing;
 use crate::http::response::Reply;
 use crate::http::rooms::present;
 use crate::http::users::limit;
 use crate::model::validate::{self, Checker};
 use crate::model::{Bot, BotPatch, NewBot, UserId};
+use crate::store::{BOT_FILTER_FIELDS, DELIVERY_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -68,19 +70,34 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ListQuery {
     last_id: Option<UserId>,
+    offset: Option<u32>,
     limit: Option<u32>,
+    query: Option<String>,
 }
 
-/// GET /api/admin/bots?lastId=&limit= — by id.
+/// GET /api/admin/bots?lastId=&offset=&limit=&query= — by id; `query`
+/// filters over `BOT_FILTER_FIELDS`.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let q: ListQuery = ctx.query()?;
     let n = limit(q.limit)?;
-    let bots = ctx.app.store.run(move |s| s.bots(q.last_id, n)).await?;
-    Ok(Reply::counted(&bots))
+    let offset = q.offset.unwrap_or(0);
+    let filter = listing::filter(q.query.as_deref(), BOT_FILTER_FIELDS)?;
+    let page = ctx
+        .app
+        .store
+        .run(move |s| s.bots(q.last_id, filter.as_ref(), offset.into(), n))
+        .await?;
+    Ok(listing::offset_reply(
+        &ctx,
+        &page.items,
+        page.total,
+        offset,
+        n,
+    ))
 }
 
 /// GET /api/admin/bots/{id} — with its webhook (no secret) and counts of
@@ -165,30 +182,42 @@ pub async fn delete_webhook(ctx: Ctx) -> Result<Reply> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct DeliveriesQuery {
     before: Option<i64>,
+    offset: Option<u32>,
     limit: Option<u32>,
+    query: Option<String>,
 }
 
-/// GET /api/admin/bots/{id}/deliveries?before=&limit= — deliveries that
-/// failed at least once (retrying, delivered after retries, or failed),
-/// newest first: status, attempts, last error, next attempt.
+/// GET /api/admin/bots/{id}/deliveries?before=&offset=&limit=&query= —
+/// deliveries that failed at least once (retrying, delivered after
+/// retries, or failed), newest first: status, attempts, last error, next
+/// attempt. `query` filters over `DELIVERY_FILTER_FIELDS`.
 pub async fn deliveries(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let id = ctx.id("id", "bot")?;
     let q: DeliveriesQuery = ctx.query()?;
     let n = limit(q.limit)?;
-    let list = ctx
+    let offset = q.offset.unwrap_or(0);
+    let filter = listing::filter(q.query.as_deref(), DELIVERY_FILTER_FIELDS)?;
+    let page = ctx
         .app
         .store
         .run(move |s| {
             if s.bot(id)?.is_none() {
                 return Ok(None);
             }
-            s.deliveries(id, q.before, n).map(Some)
+            s.deliveries(id, q.before, filter.as_ref(), offset.into(), n)
+                .map(Some)
         })
         .await?
         .ok_or_else(|| Error::not_found("bot"))?;
-    Ok(Reply::counted(&list))
+    Ok(listing::offset_reply(
+        &ctx,
+        &page.items,
+        page.total,
+        offset,
+        n,
+    ))
 }

@@ -1,25 +1,32 @@
-//! The query string of every admin list: `page`, `limit`,
-//! `sort=field&direction=asc|desc`, and `field=value` filters, each checked
-//! against the collection's allow-list and turned into a [`ListQuery`]
-//! (values are parsed here and bound by the store, never spliced into SQL).
-//! Anything unknown is a 400 that names what is allowed. A later `query=`
-//! filter language adds its tree to the same `Condition::And`.
+//! The query string of every admin list: `page` or `offset`, `limit`,
+//! `sort=field&direction=asc|desc`, `field=value` filters checked against
+//! the collection's allow-list, and a `query=` filter in the filter
+//! language. Each `field=value` becomes an equality (or bound) [`Filter`]
+//! ANDed with the `query=` one, so the store sees one filter and binds
+//! every value. Anything unknown is a 400 that names what is allowed.
 
+use super::super::listing;
 use crate::error::{Error, Result};
 use crate::http::context::Ctx;
 use crate::http::pagination::Pagination;
 use crate::http::response::Reply;
 use crate::http::users::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::model::Timestamp;
-use crate::store::list::{Condition, Field, FieldKind, ListQuery, Page, Sort, Value};
+use crate::query::{Filter, Op, Value};
+use crate::store::list::{Collection, Field, FieldKind, ListQuery, Page, Sort};
 use serde::Serialize;
 
-/// A parsed list request and what its page links need.
+/// How the client asked to page: by page number (the default) or offset.
+#[derive(Debug, Clone, Copy)]
+enum Paging {
+    Page(u64),
+    Offset(u64),
+}
+
+/// A parsed list request and how its pages are numbered.
 pub struct ListRequest {
     pub query: ListQuery,
-    path: String,
-    /// The query string as sent, to rebuild with another `page`.
-    pairs: Vec<(String, String)>,
+    paging: Paging,
 }
 
 fn names(fields: &[Field], keep: impl Fn(&Field) -> bool) -> String {
@@ -39,14 +46,14 @@ fn bad(reason: String) -> Error {
 fn value_of(field: &Field, raw: &str) -> Result<Value> {
     let wrong = |what: &str| bad(format!("filter '{}' must be {what}", field.name));
     Ok(match field.kind {
-        FieldKind::Int => Value::Int(raw.parse().map_err(|_| wrong("an integer"))?),
+        FieldKind::Int => Value::Integer(raw.parse().map_err(|_| wrong("an integer"))?),
         FieldKind::Text => Value::Text(raw.to_owned()),
         FieldKind::Bool => match raw {
-            "true" => Value::Int(1),
-            "false" => Value::Int(0),
+            "true" => Value::Integer(1),
+            "false" => Value::Integer(0),
             _ => return Err(wrong("true or false")),
         },
-        FieldKind::Time => Value::Int(
+        FieldKind::Time => Value::Integer(
             Timestamp::parse_rfc3339(raw)
                 .ok_or_else(|| wrong("an RFC 3339 time, e.g. 2026-11-25T17:00:00Z"))?
                 .millis(),
@@ -56,22 +63,30 @@ fn value_of(field: &Field, raw: &str) -> Result<Value> {
     })
 }
 
-/// Reads the list parameters of `ctx` for a collection with `fields`.
-pub fn parse(ctx: &Ctx, fields: &'static [Field]) -> Result<ListRequest> {
-    let pairs = ctx.query_pairs()?;
-    let mut page = 1;
+/// Reads the list parameters of `ctx` for `collection`.
+pub fn parse(ctx: &Ctx, collection: &'static Collection) -> Result<ListRequest> {
+    let fields = collection.fields;
+    let mut page = None;
+    let mut offset = None;
     let mut limit = DEFAULT_LIMIT;
     let mut sort_by = None;
     let mut descending = None;
     let mut filters = Vec::new();
-    for (name, raw) in &pairs {
+    for (name, raw) in &ctx.query_pairs()? {
         match name.as_str() {
             "page" => {
-                page = raw
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|p| *p >= 1)
-                    .ok_or_else(|| bad("page must be an integer from 1".into()))?;
+                page = Some(
+                    raw.parse::<u64>()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .ok_or_else(|| bad("page must be an integer from 1".into()))?,
+                );
+            }
+            "offset" => {
+                offset = Some(
+                    raw.parse::<u64>()
+                        .map_err(|_| bad("offset must be an integer from 0".into()))?,
+                );
             }
             "limit" => {
                 limit = raw
@@ -99,21 +114,18 @@ pub fn parse(ctx: &Ctx, fields: &'static [Field]) -> Result<ListRequest> {
                     _ => return Err(bad("direction must be asc or desc".into())),
                 });
             }
+            "query" => filters.extend(listing::filter(Some(raw), collection.query)?),
             _ => {
                 let (field, op) = fields
                     .iter()
                     .find_map(|f| f.filter.filter(|_| f.name == name).map(|op| (f, op)))
                     .ok_or_else(|| {
                         bad(format!(
-                            "unknown query parameter '{name}'; use page, limit, sort, direction or a filter: {}",
+                            "unknown query parameter '{name}'; use page, offset, limit, sort, direction, query or a filter: {}",
                             names(fields, |f| f.filter.is_some())
                         ))
                     })?;
-                filters.push(Condition::Compare {
-                    field,
-                    op,
-                    value: value_of(field, raw)?,
-                });
+                filters.push(Filter::compare(field.sql, op, value_of(field, raw)?));
             }
         }
     }
@@ -125,55 +137,55 @@ pub fn parse(ctx: &Ctx, fields: &'static [Field]) -> Result<ListRequest> {
         (None, Some(_)) => return Err(bad("direction needs sort=field".into())),
         (None, None) => None,
     };
+    let paging = match (page, offset) {
+        (Some(_), Some(_)) => return Err(bad("use page or offset, not both".into())),
+        (_, Some(offset)) => Paging::Offset(offset),
+        (page, None) => Paging::Page(page.unwrap_or(1)),
+    };
+    let offset = match paging {
+        Paging::Offset(offset) => offset,
+        Paging::Page(page) => page.saturating_sub(1).saturating_mul(u64::from(limit)),
+    };
     Ok(ListRequest {
         query: ListQuery {
-            condition: Condition::And(filters),
+            filter: Filter::all(filters),
             sort,
-            page,
+            offset,
             limit,
         },
-        path: ctx.path().to_owned(),
-        pairs,
+        paging,
     })
 }
 
 impl ListRequest {
     /// Narrows the list to what its path names (one room's messages, say).
     pub fn scope(&mut self, field: &'static Field, value: Value) {
-        if let Condition::And(parts) = &mut self.query.condition {
-            parts.push(Condition::Compare {
-                field,
-                op: crate::store::list::Op::Eq,
-                value,
-            });
-        }
+        let scope = Filter::compare(field.sql, Op::Eq, value);
+        self.query.filter = Filter::all(self.query.filter.take().into_iter().chain([scope]));
     }
 
-    /// The URL of page `n` with every other parameter as sent.
-    fn link(&self, n: u64) -> String {
-        let mut pairs: Vec<(&str, String)> = self
-            .pairs
-            .iter()
-            .filter(|(k, _)| k != "page")
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        pairs.push(("page", n.to_string()));
-        // Strings and integers always encode.
-        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        format!("{}?{query}", self.path)
-    }
-
-    /// The page as `{"data": [...], "meta": {"pagination": ...}}`.
-    pub fn reply<T, V: Serialize>(&self, page: Page<T>, view: impl Fn(T) -> V) -> Reply {
+    /// The page as `{"data": [...], "meta": {"count", "pagination"}}`, its
+    /// links numbered the way the client paged.
+    pub fn reply<T, V: Serialize>(&self, ctx: &Ctx, page: Page<T>, view: impl Fn(T) -> V) -> Reply {
         #[derive(Serialize)]
         struct Meta {
+            count: usize,
             pagination: Pagination,
         }
-        let q = &self.query;
-        let meta = Meta {
-            pagination: Pagination::new(q.page, q.limit, page.total, |n| self.link(n)),
+        let limit = self.query.limit;
+        let pagination = match self.paging {
+            Paging::Page(n) => Pagination::by_page(n, limit, page.total, |n| {
+                ctx.link_with("page", &n.to_string())
+            }),
+            Paging::Offset(o) => Pagination::by_offset(o, limit.into(), page.total, |o| {
+                ctx.link_with("offset", &o.to_string())
+            }),
         };
         let items: Vec<V> = page.items.into_iter().map(view).collect();
+        let meta = Meta {
+            count: items.len(),
+            pagination,
+        };
         Reply::with_meta(&items, Some(&meta))
     }
 }

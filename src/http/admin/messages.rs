@@ -7,14 +7,15 @@ use crate::error::{Error, Result};
 use crate::http::context::Ctx;
 use crate::http::response::Reply;
 use crate::model::{Message, MessageChange};
+use crate::query::Value;
 use crate::service;
-use crate::store::list::{fields, Value};
+use crate::store::list::fields;
 
-/// GET /api/admin/messages?page&limit&sort&direction&roomId&seq&senderId&type&createdAfter&createdBefore
+/// GET /api/admin/messages?page|offset&limit&query&sort&direction&roomId&seq&senderId&type&createdAfter&createdBefore
 /// — across rooms, by room and seq unless sorted otherwise.
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
-    let req = list::parse(&ctx, fields::MESSAGES)?;
+    let req = list::parse(&ctx, &fields::MESSAGES)?;
     page(ctx, req).await
 }
 
@@ -22,20 +23,20 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
 pub async fn list_room(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let id = ctx.id("id", "room")?;
-    let mut req = list::parse(&ctx, fields::MESSAGES)?;
+    let mut req = list::parse(&ctx, &fields::MESSAGES)?;
     let exists = ctx.app.store.run(move |s| s.room(id)).await?.is_some();
     if !exists {
         return Err(Error::not_found("room"));
     }
     // fields::MESSAGES[0] is roomId.
-    req.scope(&fields::MESSAGES[0], Value::Int(id));
+    req.scope(&fields::MESSAGES.fields[0], Value::Integer(id));
     page(ctx, req).await
 }
 
 async fn page(ctx: Ctx, req: list::ListRequest) -> Result<Reply> {
     let q = req.query.clone();
     let page = ctx.app.store.run(move |s| s.messages_page(&q)).await?;
-    Ok(req.reply(page, |m| m))
+    Ok(req.reply(&ctx, page, |m| m))
 }
 
 /// GET /api/admin/messages/{messageId}

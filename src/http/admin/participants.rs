@@ -33,11 +33,11 @@ fn role_field(role: Option<&str>) -> Result<Option<Role>> {
     .transpose()
 }
 
-/// GET /api/admin/rooms/{id}/participants?page&limit&sort&direction&id&login&name&role
+/// GET /api/admin/rooms/{id}/participants?page|offset&limit&query&sort&direction&id&login&name&role
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
     let id = ctx.id("id", "room")?;
-    let req = list::parse(&ctx, fields::PARTICIPANTS)?;
+    let req = list::parse(&ctx, &fields::PARTICIPANTS)?;
     room_kind(&ctx, id).await?;
     let q = req.query.clone();
     let page = ctx
@@ -45,7 +45,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
         .store
         .run(move |s| s.participants_page(id, &q))
         .await?;
-    Ok(req.reply(page, |p| p))
+    Ok(req.reply(&ctx, page, |p| p))
 }
 
 #[derive(Deserialize)]

@@ -11,13 +11,13 @@ use crate::service::{self, RoomRequest};
 use crate::store::list::fields;
 use serde::Deserialize;
 
-/// GET /api/admin/rooms?page&limit&sort&direction&id&type&name&public&creatorId&createdAfter&createdBefore
+/// GET /api/admin/rooms?page|offset&limit&query&sort&direction&id&type&name&public&creatorId&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
-    let req = list::parse(&ctx, fields::ROOMS)?;
+    let req = list::parse(&ctx, &fields::ROOMS)?;
     let q = req.query.clone();
     let page = ctx.app.store.run(move |s| s.rooms_page(&q)).await?;
-    Ok(req.reply(page, |r| r))
+    Ok(req.reply(&ctx, page, |r| r))
 }
 
 /// GET /api/admin/rooms/{id} — the room with its participants.

@@ -36,13 +36,13 @@ impl From<Session> for SessionView {
     }
 }
 
-/// GET /api/admin/sessions?page&limit&sort&direction&id&userId&deviceId&live&createdAfter&createdBefore
+/// GET /api/admin/sessions?page|offset&limit&query&sort&direction&id&userId&deviceId&live&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
-    let req = list::parse(&ctx, fields::SESSIONS)?;
+    let req = list::parse(&ctx, &fields::SESSIONS)?;
     let q = req.query.clone();
     let page = ctx.app.store.run(move |s| s.sessions_page(&q)).await?;
-    Ok(req.reply(page, SessionView::from))
+    Ok(req.reply(&ctx, page, SessionView::from))
 }
 
 async fn find(ctx: &Ctx) -> Result<Session> {

@@ -11,13 +11,13 @@ use crate::service::{self, UserRequest};
 use crate::store::list::fields;
 use serde::{Deserialize, Serialize};
 
-/// GET /api/admin/users?page&limit&sort&direction&id&login&name&createdAfter&createdBefore
+/// GET /api/admin/users?page|offset&limit&query&sort&direction&id&login&name&createdAfter&createdBefore
 pub async fn list(ctx: Ctx) -> Result<Reply> {
     ctx.admin()?;
-    let req = list::parse(&ctx, fields::USERS)?;
+    let req = list::parse(&ctx, &fields::USERS)?;
     let q = req.query.clone();
     let page = ctx.app.store.run(move |s| s.users_page(&q)).await?;
-    Ok(req.reply(page, |u| u))
+    Ok(req.reply(&ctx, page, |u| u))
 }
 
 #[derive(Serialize)]

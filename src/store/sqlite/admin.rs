@@ -5,7 +5,8 @@
 use super::list::{page, Listing};
 use super::{is_unique_violation, messages, rooms, sessions, users};
 use crate::model::{Message, Participant, Room, RoomId, Session, User, UserId, UserPatch};
-use crate::store::list::{ListQuery, Page, Value};
+use crate::query::Value;
+use crate::store::list::{ListQuery, Page};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection};
 
@@ -41,11 +42,11 @@ const SESSIONS: Listing = Listing {
 };
 
 pub fn users_page(conn: &Connection, q: &ListQuery) -> StoreResult<Page<User>> {
-    page(conn, &USERS, vec![], q, users::from_row)
+    page(conn, &USERS, None, q, users::from_row)
 }
 
 pub fn rooms_page(conn: &Connection, q: &ListQuery) -> StoreResult<Page<Room>> {
-    page(conn, &ROOMS, vec![], q, rooms::from_row)
+    page(conn, &ROOMS, None, q, rooms::from_row)
 }
 
 pub fn participants_page(
@@ -53,16 +54,16 @@ pub fn participants_page(
     room: RoomId,
     q: &ListQuery,
 ) -> StoreResult<Page<Participant>> {
-    let scope = vec![Value::Int(room)];
+    let scope = Some(Value::Integer(room));
     page(conn, &PARTICIPANTS, scope, q, rooms::participant_from_row)
 }
 
 pub fn messages_page(conn: &Connection, q: &ListQuery) -> StoreResult<Page<Message>> {
-    page(conn, &MESSAGES, vec![], q, messages::from_row)
+    page(conn, &MESSAGES, None, q, messages::from_row)
 }
 
 pub fn sessions_page(conn: &Connection, q: &ListQuery) -> StoreResult<Page<Session>> {
-    page(conn, &SESSIONS, vec![], q, sessions::from_row)
+    page(conn, &SESSIONS, None, q, sessions::from_row)
 }
 
 pub fn session(conn: &Connection, id: i64) -> StoreResult<Option<Session>> {

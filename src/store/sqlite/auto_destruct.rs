@@ -7,7 +7,7 @@ use super::messages::id_text;
 use crate::model::{
     AutoDestruct, DueMessage, FileId, FreedFile, RoomId, RoomSweep, Seq, Timestamp, UserId,
 };
-use crate::query::{Field, FieldType, Filter, Value};
+use crate::query::{Field, FieldType, Filter};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -76,12 +76,7 @@ pub fn page(
     offset: u32,
     limit: u32,
 ) -> StoreResult<(Vec<AutoDestruct>, u64)> {
-    let mut list = List::new(COLUMNS, "auto_destructs", "id");
-    list.condition("user_id = ?", Value::Integer(owner));
-    list.filter(filter);
-    let total = list.count(conn)?;
-    let items = list.fetch(conn, Some(limit), offset, from_row)?;
-    Ok((items, total))
+    List::owned(COLUMNS, "auto_destructs", "id", owner, filter).page(conn, limit, offset, from_row)
 }
 
 pub fn update(

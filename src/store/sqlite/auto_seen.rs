@@ -3,7 +3,7 @@
 
 use super::filtered::List;
 use crate::model::{AutoSeen, RoomId, Timestamp, UserId};
-use crate::query::{Field, FieldType, Filter, Value};
+use crate::query::{Field, FieldType, Filter};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -80,12 +80,7 @@ pub fn page(
     offset: u32,
     limit: u32,
 ) -> StoreResult<(Vec<AutoSeen>, u64)> {
-    let mut list = List::new(COLUMNS, "auto_seen", "id");
-    list.condition("user_id = ?", Value::Integer(owner));
-    list.filter(filter);
-    let total = list.count(conn)?;
-    let items = list.fetch(conn, Some(limit), offset, from_row)?;
-    Ok((items, total))
+    List::owned(COLUMNS, "auto_seen", "id", owner, filter).page(conn, limit, offset, from_row)
 }
 
 /// A new period, counted from `next_at` on.

@@ -1,23 +1,49 @@
 //! The `bots`, `webhook_cursors` and `webhook_deliveries` tables. A bot is
 //! also a `users` row; its id is that row's id.
 
+use super::filtered::List;
 use super::{is_unique_violation, messages, rooms};
 use crate::model::{
     AttemptOutcome, Bot, BotPatch, Delivery, DeliveryCounts, DeliveryStatus, NewBot, NewWebhook,
     Seq, Timestamp, UserId, WebhookInfo, WebhookTarget, WebhookWork,
 };
+use crate::query::{Field, FieldType, Filter, Op, Value};
+use crate::store::list::Page;
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// A bot with its webhook and delivery counts, in one statement.
-const SELECT_BOT: &str =
-    "SELECT u.id, u.name, u.avatar, u.created_at, b.webhook_url, b.webhook_since,
+const BOT_COLUMNS: &str = "u.id, u.name, u.avatar, u.created_at, b.webhook_url, b.webhook_since,
         b.delivered,
         (SELECT count(*) FROM webhook_deliveries d
           WHERE d.bot_id = b.user_id AND d.status = 'retrying'),
         (SELECT count(*) FROM webhook_deliveries d
-          WHERE d.bot_id = b.user_id AND d.status = 'failed')
-     FROM bots b JOIN users u ON u.id = b.user_id";
+          WHERE d.bot_id = b.user_id AND d.status = 'failed')";
+const BOT_FROM: &str = "bots b JOIN users u ON u.id = b.user_id";
+
+/// What `GET /api/admin/bots?query=` may filter on. Never the token hash
+/// or the webhook secret.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "u.id", FieldType::Integer),
+    Field::new("login", "u.login", FieldType::Text),
+    Field::new("name", "u.name", FieldType::Text),
+    Field::new("createdAt", "u.created_at", FieldType::Timestamp),
+    Field::new("webhookUrl", "b.webhook_url", FieldType::Text),
+    Field::new("delivered", "b.delivered", FieldType::Integer),
+];
+
+/// What `GET /api/admin/bots/{id}/deliveries?query=` may filter on.
+pub const DELIVERY_FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "id", FieldType::Integer),
+    Field::new("roomId", "room_id", FieldType::Integer),
+    Field::new("seq", "seq", FieldType::Integer),
+    Field::new("status", "status", FieldType::Text).with_ops(&[Op::Eq, Op::Ne, Op::In]),
+    Field::new("attempts", "attempts", FieldType::Integer),
+    Field::new("lastError", "last_error", FieldType::Text),
+    Field::new("nextAttemptAt", "next_attempt_at", FieldType::Timestamp),
+    Field::new("createdAt", "created_at", FieldType::Timestamp),
+    Field::new("updatedAt", "updated_at", FieldType::Timestamp),
+];
 
 fn bot_from_row(r: &Row) -> rusqlite::Result<Bot> {
     let url: Option<String> = r.get(4)?;
@@ -67,18 +93,31 @@ pub fn create(conn: &mut Connection, new: &NewBot) -> StoreResult<Bot> {
 
 pub fn by_id(conn: &Connection, id: UserId) -> StoreResult<Option<Bot>> {
     Ok(conn
-        .prepare_cached(&format!("{SELECT_BOT} WHERE b.user_id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {BOT_COLUMNS} FROM {BOT_FROM} WHERE b.user_id = ?1"
+        ))?
         .query_row([id], bot_from_row)
         .optional()?)
 }
 
-/// Bots by id, after `after_id`.
-pub fn list(conn: &Connection, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT_BOT} WHERE (?1 IS NULL OR b.user_id > ?1) ORDER BY b.user_id LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![after_id, limit], bot_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Bots by id that pass `filter` (checked against [`FILTER_FIELDS`]):
+/// `offset` of them skipped after `after_id`, at most `limit`; the total
+/// counts every match, the cursor only picks where the page starts.
+pub fn list(
+    conn: &Connection,
+    after_id: Option<UserId>,
+    filter: Option<&Filter>,
+    offset: u64,
+    limit: u32,
+) -> StoreResult<Page<Bot>> {
+    let mut list = List::new(BOT_COLUMNS, BOT_FROM, "b.user_id");
+    list.filter(filter);
+    let total = list.count(conn)?;
+    if let Some(after) = after_id {
+        list.condition("b.user_id > ?", Value::Integer(after));
+    }
+    let items = list.fetch(conn, Some(limit), offset, bot_from_row)?;
+    Ok(Page { items, total })
 }
 
 /// The bot a token hash belongs to. An index probe: no secret-dependent
@@ -337,14 +376,22 @@ pub fn deliveries(
     conn: &Connection,
     bot: UserId,
     before_id: Option<i64>,
+    filter: Option<&Filter>,
+    offset: u64,
     limit: u32,
-) -> StoreResult<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, room_id, seq, status, attempts, last_error, next_attempt_at, created_at, updated_at
-         FROM webhook_deliveries WHERE bot_id = ?1 AND (?2 IS NULL OR id < ?2)
-         ORDER BY id DESC LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![bot, before_id, limit], |r| {
+) -> StoreResult<Page<Delivery>> {
+    let mut list = List::new(
+        "id, room_id, seq, status, attempts, last_error, next_attempt_at, created_at, updated_at",
+        "webhook_deliveries",
+        "id DESC",
+    );
+    list.condition("bot_id = ?", Value::Integer(bot));
+    list.filter(filter);
+    let total = list.count(conn)?;
+    if let Some(before) = before_id {
+        list.condition("id < ?", Value::Integer(before));
+    }
+    let items = list.fetch(conn, Some(limit), offset, |r| {
         let status: String = r.get(3)?;
         Ok(Delivery {
             id: r.get(0)?,
@@ -359,5 +406,5 @@ pub fn deliveries(
             updated_at: Timestamp(r.get(8)?),
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(Page { items, total })
 }

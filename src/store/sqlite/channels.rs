@@ -1,16 +1,67 @@
 //! Channels a user belongs to, with member counts and ratings.
 
+use super::filtered::List;
 use super::rooms;
 use crate::model::{Channel, RoomId, Timestamp, UserId};
+use crate::query::{Field, FieldType, Filter, Value};
 use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+/// Members of channel `r`.
+macro_rules! members {
+    () => {
+        "(SELECT count(*) FROM participants x WHERE x.room_id = r.id)"
+    };
+}
+/// The average rating of channel `r`, to two places.
+macro_rules! rating {
+    () => {
+        "(SELECT round(avg(rate), 2) FROM channel_ratings c WHERE c.room_id = r.id)"
+    };
+}
+/// How many rated channel `r`.
+macro_rules! ratings {
+    () => {
+        "(SELECT count(*) FROM channel_ratings c WHERE c.room_id = r.id)"
+    };
+}
+/// Member ?1's rating of channel `r`.
+macro_rules! my_rating {
+    () => {
+        "(SELECT rate FROM channel_ratings c WHERE c.room_id = r.id AND c.user_id = ?1)"
+    };
+}
+
 /// The channel columns after the room's, for member ?1.
-const CHANNEL_COLUMNS: &str = "
-    (SELECT count(*) FROM participants x WHERE x.room_id = r.id),
-    (SELECT round(avg(rate), 2) FROM channel_ratings c WHERE c.room_id = r.id),
-    (SELECT count(*) FROM channel_ratings c WHERE c.room_id = r.id),
-    (SELECT rate FROM channel_ratings c WHERE c.room_id = r.id AND c.user_id = ?1)";
+const CHANNEL_COLUMNS: &str = concat!(
+    members!(),
+    ", ",
+    rating!(),
+    ", ",
+    ratings!(),
+    ", ",
+    my_rating!()
+);
+
+/// The channels member ?1 is in.
+const FROM: &str = "participants p JOIN rooms r ON r.id = p.room_id";
+const MINE: &str = "p.user_id = ?1 AND r.kind = 'channel'";
+
+/// What `GET /api/channels?query=` may filter on, for member ?1: the
+/// room's own fields (not its type: every one is a channel) and the counts
+/// and ratings a channel shows.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "r.id", FieldType::Integer),
+    Field::new("name", "r.name", FieldType::Text),
+    Field::new("public", "r.public", FieldType::Boolean),
+    Field::new("creatorId", "r.creator_id", FieldType::Integer),
+    Field::new("createdAt", "r.created_at", FieldType::Timestamp),
+    Field::new("members", members!(), FieldType::Integer),
+    // Whole numbers compare with the average as numbers: `rating >= 50`.
+    Field::new("rating", rating!(), FieldType::Integer),
+    Field::new("ratings", ratings!(), FieldType::Integer),
+    Field::new("myRating", my_rating!(), FieldType::Integer),
+];
 
 fn from_row(r: &Row) -> rusqlite::Result<Channel> {
     Ok(Channel {
@@ -22,28 +73,22 @@ fn from_row(r: &Row) -> rusqlite::Result<Channel> {
     })
 }
 
-/// A page of the channels `user` is in, by id, and how many there are.
+/// A page of the channels `user` is in that pass `filter` (checked against
+/// [`FILTER_FIELDS`]), by id, and how many pass in all.
 pub fn page(
     conn: &Connection,
     user: UserId,
+    filter: Option<&Filter>,
     offset: u64,
     limit: u32,
 ) -> StoreResult<(Vec<Channel>, u64)> {
-    let total: u64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM participants p JOIN rooms r ON r.id = p.room_id
-              WHERE p.user_id = ?1 AND r.kind = 'channel'",
-        )?
-        .query_row([user], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {cols}, {CHANNEL_COLUMNS}
-           FROM participants p JOIN rooms r ON r.id = p.room_id
-          WHERE p.user_id = ?1 AND r.kind = 'channel'
-          ORDER BY r.id LIMIT ?2 OFFSET ?3",
-        cols = rooms::COLUMNS
-    ))?;
-    let rows = stmt.query_map(params![user, limit, offset], from_row)?;
-    Ok((rows.collect::<Result<_, _>>()?, total))
+    let columns = format!("{}, {CHANNEL_COLUMNS}", rooms::COLUMNS);
+    let mut list = List::with_params(&columns, FROM, "r.id", vec![Value::Integer(user)]);
+    list.fixed(MINE);
+    list.filter(filter);
+    let total = list.count(conn)?;
+    let items = list.fetch(conn, Some(limit), offset, from_row)?;
+    Ok((items, total))
 }
 
 /// One channel `user` is in; `None` for a room that is not a channel or
@@ -51,9 +96,7 @@ pub fn page(
 pub fn one(conn: &Connection, user: UserId, room: RoomId) -> StoreResult<Option<Channel>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {cols}, {CHANNEL_COLUMNS}
-               FROM participants p JOIN rooms r ON r.id = p.room_id
-              WHERE p.user_id = ?1 AND r.id = ?2 AND r.kind = 'channel'",
+            "SELECT {cols}, {CHANNEL_COLUMNS} FROM {FROM} WHERE {MINE} AND r.id = ?2",
             cols = rooms::COLUMNS
         ))?
         .query_row(params![user, room], from_row)

@@ -2,9 +2,11 @@
 //! they added by phone number (the `contacts` table), and the messages of
 //! those direct rooms as analysis reads them.
 
+use super::filtered::List;
 use crate::model::{
     Contact, ContactActivity, ConversationEvent, MessageKind, Timestamp, User, UserId,
 };
+use crate::query::{Field, FieldType, Filter, Value};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
@@ -19,14 +21,41 @@ const CONTACT_IDS: &str = "
     UNION
     SELECT contact_id FROM contacts WHERE owner_id = ?1";
 
+/// Whether ?1 added the contact `u` by phone number.
+macro_rules! added_by_phone {
+    () => {
+        "EXISTS (SELECT 1 FROM contacts k WHERE k.owner_id = ?1 AND k.contact_id = u.id)"
+    };
+}
+
+/// The direct room of ?1 and `u`, if there is one.
+macro_rules! direct_room {
+    () => {
+        "(SELECT r.id FROM rooms r WHERE r.direct_key = min(?1, u.id) || ':' || max(?1, u.id))"
+    };
+}
+
 /// A contact's columns. The phone number shows only when the owner added
 /// the contact by it (they knew it already); the direct room when one exists.
-const CONTACT_COLUMNS: &str = "
-    u.id, u.login, u.name, u.avatar, u.created_at,
-    CASE WHEN EXISTS (SELECT 1 FROM contacts k WHERE k.owner_id = ?1 AND k.contact_id = u.id)
-         THEN u.phone END,
-    (SELECT r.id FROM rooms r
-      WHERE r.direct_key = min(?1, u.id) || ':' || max(?1, u.id))";
+const CONTACT_COLUMNS: &str = concat!(
+    "u.id, u.login, u.name, u.avatar, u.created_at, CASE WHEN ",
+    added_by_phone!(),
+    " THEN u.phone END, ",
+    direct_room!()
+);
+
+/// What `GET /api/contacts?query=` may filter on, for owner ?1. Not the
+/// phone number: a filter on it would reveal the numbers of contacts the
+/// owner did not add by phone.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "u.id", FieldType::Integer),
+    Field::new("login", "u.login", FieldType::Text),
+    Field::new("name", "u.name", FieldType::Text),
+    Field::new("avatar", "u.avatar", FieldType::Text),
+    Field::new("createdAt", "u.created_at", FieldType::Timestamp),
+    Field::new("addedByPhone", added_by_phone!(), FieldType::Boolean),
+    Field::new("directRoomId", direct_room!(), FieldType::Integer),
+];
 
 fn contact_from_row(r: &Row) -> rusqlite::Result<Contact> {
     Ok(Contact {
@@ -76,22 +105,22 @@ pub fn add_by_phone(
     Ok(found)
 }
 
-/// A page of `owner`'s contacts by id, and how many there are in all.
+/// A page of `owner`'s contacts that pass `filter` (checked against
+/// [`FILTER_FIELDS`]), by id, and how many pass in all.
 pub fn page(
     conn: &Connection,
     owner: UserId,
+    filter: Option<&Filter>,
     offset: u64,
     limit: u32,
 ) -> StoreResult<(Vec<Contact>, u64)> {
-    let total: u64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM ({CONTACT_IDS})"))?
-        .query_row([owner], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CONTACT_COLUMNS} FROM ({CONTACT_IDS}) c JOIN users u ON u.id = c.contact_id
-          ORDER BY u.id LIMIT ?2 OFFSET ?3"
-    ))?;
-    let rows = stmt.query_map(params![owner, limit, offset], contact_from_row)?;
-    Ok((rows.collect::<Result<_, _>>()?, total))
+    let from = format!("({CONTACT_IDS}) c JOIN users u ON u.id = c.contact_id");
+    // The owner is ?1 in the contact ids, the columns and the filter fields.
+    let mut list = List::with_params(CONTACT_COLUMNS, &from, "u.id", vec![Value::Integer(owner)]);
+    list.filter(filter);
+    let total = list.count(conn)?;
+    let items = list.fetch(conn, Some(limit), offset, contact_from_row)?;
+    Ok((items, total))
 }
 
 /// One of `owner`'s contacts; `None` for anyone else.
@@ -105,10 +134,20 @@ pub fn one(conn: &Connection, owner: UserId, contact: UserId) -> StoreResult<Opt
         .optional()?)
 }
 
-/// Every contact of `owner` with the messages exchanged in their direct
-/// room (zero where there is none), counted by direction and by media.
-pub fn activity(conn: &Connection, owner: UserId) -> StoreResult<Vec<ContactActivity>> {
-    let mut stmt = conn.prepare_cached(&format!(
+/// Every contact of `owner` that passes `filter` (checked against
+/// [`FILTER_FIELDS`]) with the messages exchanged in their direct room
+/// (zero where there is none), counted by direction and by media.
+pub fn activity(
+    conn: &Connection,
+    owner: UserId,
+    filter: Option<&Filter>,
+) -> StoreResult<Vec<ContactActivity>> {
+    // The owner is ?1; the filter's values follow.
+    let mut params = vec![Value::Integer(owner)];
+    let condition = filter
+        .map(|f| format!("WHERE {}", f.to_sql(&mut params)))
+        .unwrap_or_default();
+    let mut stmt = conn.prepare(&format!(
         "SELECT {CONTACT_COLUMNS},
                 count(m.seq) FILTER (WHERE m.sender_id = ?1),
                 count(m.seq) FILTER (WHERE m.sender_id = u.id),
@@ -118,10 +157,11 @@ pub fn activity(conn: &Connection, owner: UserId) -> StoreResult<Vec<ContactActi
            JOIN users u ON u.id = c.contact_id
            LEFT JOIN rooms r ON r.direct_key = min(?1, u.id) || ':' || max(?1, u.id)
            LEFT JOIN messages m ON m.room_id = r.id
+          {condition}
           GROUP BY u.id
           ORDER BY u.id"
     ))?;
-    let rows = stmt.query_map([owner], |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(&params), |r| {
         Ok(ContactActivity {
             contact: contact_from_row(r)?,
             sent: r.get(7)?,

@@ -1,9 +1,8 @@
-//! User-facing filtered, paged lists: the conditions that define a list,
-//! the client's `query=` filter, a count of all matches and one page of
-//! rows. `GET /api/users` and `GET /api/rooms` build their lists from this,
-//! so their SQL differs only in the tables and conditions they name. (The
-//! admin collections use `list.rs`, whose condition tree a
-//! [`Filter`] could also feed.)
+//! Filtered, paged lists: the conditions that define a list, the client's
+//! `query=` filter, a count of all matches and one page of rows. Every list
+//! with `query=` builds its SQL here (the user-facing ones directly, the
+//! admin collections through `list.rs`), so lists differ only in the
+//! tables, columns and conditions they name.
 
 use crate::query::{Filter, Value};
 use crate::store::StoreResult;
@@ -20,25 +19,37 @@ impl ToSql for Value {
     }
 }
 
-pub(super) struct List {
+pub(super) struct List<'a> {
     /// `SELECT` list of the page query.
-    columns: &'static str,
+    columns: &'a str,
     /// Tables, with joins.
-    from: &'static str,
-    order_by: &'static str,
+    from: &'a str,
+    order_by: &'a str,
     /// ANDed; placeholders are `?N` into `params`.
     conditions: Vec<String>,
     params: Vec<Value>,
 }
 
-impl List {
-    pub fn new(columns: &'static str, from: &'static str, order_by: &'static str) -> List {
+impl<'a> List<'a> {
+    pub fn new(columns: &'a str, from: &'a str, order_by: &'a str) -> List<'a> {
+        List::with_params(columns, from, order_by, Vec::new())
+    }
+
+    /// A list whose `columns` or `from` already use `?1`..`?N` for
+    /// `params` (an owner bound inside a subquery, say); conditions and
+    /// the filter number their placeholders after them.
+    pub fn with_params(
+        columns: &'a str,
+        from: &'a str,
+        order_by: &'a str,
+        params: Vec<Value>,
+    ) -> List<'a> {
         List {
             columns,
             from,
             order_by,
             conditions: Vec::new(),
-            params: Vec::new(),
+            params,
         }
     }
 
@@ -50,7 +61,7 @@ impl List {
         order_by: &'static str,
         owner: i64,
         filter: Option<&Filter>,
-    ) -> List {
+    ) -> List<'static> {
         let mut list = List::new(columns, table, order_by);
         list.condition("user_id = ?", Value::Integer(owner));
         list.filter(filter);
@@ -66,7 +77,7 @@ impl List {
         from_row: fn(&Row) -> rusqlite::Result<T>,
     ) -> StoreResult<(Vec<T>, u64)> {
         let total = self.count(conn)?;
-        let items = self.fetch(conn, Some(limit), offset, from_row)?;
+        let items = self.fetch(conn, Some(limit), offset.into(), from_row)?;
         Ok((items, total))
     }
 
@@ -76,6 +87,12 @@ impl List {
         let placeholder = format!("?{}", self.params.len());
         self.conditions
             .push(condition.replacen('?', &placeholder, 1));
+    }
+
+    /// Adds a condition with no values of its own: fixed SQL, or SQL over
+    /// the parameters the list was made [`with_params`](List::with_params).
+    pub fn fixed(&mut self, condition: &'static str) {
+        self.conditions.push(condition.to_owned());
     }
 
     pub fn filter(&mut self, filter: Option<&Filter>) {
@@ -106,8 +123,8 @@ impl List {
         &self,
         conn: &Connection,
         limit: Option<u32>,
-        offset: u32,
-        from_row: fn(&Row) -> rusqlite::Result<T>,
+        offset: u64,
+        from_row: impl FnMut(&Row) -> rusqlite::Result<T>,
     ) -> StoreResult<Vec<T>> {
         let n = self.params.len();
         let sql = format!(
@@ -122,7 +139,9 @@ impl List {
         // The statement's text depends on the filter, so it is prepared
         // afresh rather than filling the statement cache with one-offs.
         let mut stmt = conn.prepare(&sql)?;
+        // SQLite takes LIMIT and OFFSET as signed 64-bit integers.
         let limit = limit.map_or(-1, i64::from);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let params = self
             .params
             .iter()

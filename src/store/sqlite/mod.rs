@@ -31,7 +31,10 @@ mod users;
 mod writer;
 
 use super::list::{ListQuery, Page};
-use super::{BatchResult, RoomBatch, RoomListQuery, Store, StoreError, StoreResult, UserListQuery};
+use super::{
+    BatchResult, HistoryFilter, RoomBatch, RoomListQuery, Store, StoreError, StoreResult,
+    UserListQuery,
+};
 use crate::model::phone::{OutboxSms, PhoneCode, PhoneLogin, PhoneLoginOutcome};
 use crate::model::receipts::MyRoom;
 use crate::model::{
@@ -43,6 +46,7 @@ use crate::model::{
     SendOutcome, Seq, Session, StoredFile, Timestamp, User, UserId, UserPatch, WebhookTarget,
     WebhookWork,
 };
+use crate::query::Filter;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -51,8 +55,13 @@ use tokio::sync::oneshot;
 pub use auto_destruct::FILTER_FIELDS as AUTO_DESTRUCT_FILTER_FIELDS;
 pub use auto_replies::FILTER_FIELDS as AUTO_REPLY_FILTER_FIELDS;
 pub use auto_seen::FILTER_FIELDS as AUTO_SEEN_FILTER_FIELDS;
+pub use bots::{DELIVERY_FILTER_FIELDS, FILTER_FIELDS as BOT_FILTER_FIELDS};
+pub use channels::FILTER_FIELDS as CHANNEL_FILTER_FIELDS;
+pub use contacts::FILTER_FIELDS as CONTACT_FILTER_FIELDS;
+pub use messages::FILTER_FIELDS as MESSAGE_FILTER_FIELDS;
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
+pub use sessions::FILTER_FIELDS as SESSION_FILTER_FIELDS;
 pub use users::FILTER_FIELDS as USER_FILTER_FIELDS;
 pub use writer::WriterConfig;
 
@@ -335,7 +344,18 @@ impl Store for SqliteStore {
         sessions::revoke(&*self.conn()?, id, at)
     }
     fn active_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
-        sessions::active_of_user(&*self.conn()?, user, Timestamp::now())
+        let live = sessions::live_of_user(&*self.conn()?, user, Timestamp::now(), None, 0, None)?;
+        Ok(live.items)
+    }
+    fn live_sessions(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u32,
+        limit: Option<u32>,
+    ) -> StoreResult<Page<Session>> {
+        let now = Timestamp::now();
+        sessions::live_of_user(&*self.conn()?, user, now, filter, offset, limit)
     }
     fn revoke_all_sessions(
         &self,
@@ -421,6 +441,20 @@ impl Store for SqliteStore {
         let last = messages::last_seq(&conn, room)?;
         Ok(Some((page, last)))
     }
+    fn member_history_filtered(
+        &self,
+        room: RoomId,
+        user: UserId,
+        q: &HistoryFilter,
+    ) -> StoreResult<Option<(Page<Message>, Seq)>> {
+        let conn = self.conn()?;
+        if rooms::member_role(&conn, room, user)?.is_none() {
+            return Ok(None);
+        }
+        let page = messages::filtered_history(&conn, room, q, Some(user))?;
+        let last = messages::last_seq(&conn, room)?;
+        Ok(Some((page, last)))
+    }
     fn messages_after(
         &self,
         room: RoomId,
@@ -465,14 +499,24 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<(String, Option<User>)>> {
         contacts::add_by_phone(&mut *self.conn()?, owner, phones)
     }
-    fn contacts(&self, owner: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Contact>, u64)> {
-        contacts::page(&*self.conn()?, owner, offset, limit)
+    fn contacts(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Contact>, u64)> {
+        contacts::page(&*self.conn()?, owner, filter, offset, limit)
     }
     fn contact(&self, owner: UserId, contact: UserId) -> StoreResult<Option<Contact>> {
         contacts::one(&*self.conn()?, owner, contact)
     }
-    fn contact_activity(&self, owner: UserId) -> StoreResult<Vec<ContactActivity>> {
-        contacts::activity(&*self.conn()?, owner)
+    fn contact_activity(
+        &self,
+        owner: UserId,
+        filter: Option<&Filter>,
+    ) -> StoreResult<Vec<ContactActivity>> {
+        contacts::activity(&*self.conn()?, owner, filter)
     }
     fn conversation(
         &self,
@@ -483,8 +527,14 @@ impl Store for SqliteStore {
         contacts::conversation(&*self.conn()?, owner, contact, since)
     }
 
-    fn channels(&self, user: UserId, offset: u64, limit: u32) -> StoreResult<(Vec<Channel>, u64)> {
-        channels::page(&*self.conn()?, user, offset, limit)
+    fn channels(
+        &self,
+        user: UserId,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<Channel>, u64)> {
+        channels::page(&*self.conn()?, user, filter, offset, limit)
     }
     fn channel(&self, user: UserId, room: RoomId) -> StoreResult<Option<Channel>> {
         channels::one(&*self.conn()?, user, room)
@@ -502,7 +552,7 @@ impl Store for SqliteStore {
     fn scheduled_page(
         &self,
         owner: UserId,
-        filter: Option<&crate::query::Filter>,
+        filter: Option<&Filter>,
         offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<ScheduledMessage>, u64)> {
@@ -711,8 +761,14 @@ impl Store for SqliteStore {
     fn bot(&self, id: UserId) -> StoreResult<Option<Bot>> {
         bots::by_id(&*self.conn()?, id)
     }
-    fn bots(&self, after_id: Option<UserId>, limit: u32) -> StoreResult<Vec<Bot>> {
-        bots::list(&*self.conn()?, after_id, limit)
+    fn bots(
+        &self,
+        after_id: Option<UserId>,
+        filter: Option<&Filter>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Page<Bot>> {
+        bots::list(&*self.conn()?, after_id, filter, offset, limit)
     }
     fn bot_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<UserId>> {
         bots::by_token_hash(&*self.conn()?, hash)
@@ -750,9 +806,11 @@ impl Store for SqliteStore {
         &self,
         bot: UserId,
         before_id: Option<i64>,
+        filter: Option<&Filter>,
+        offset: u64,
         limit: u32,
-    ) -> StoreResult<Vec<Delivery>> {
-        bots::deliveries(&*self.conn()?, bot, before_id, limit)
+    ) -> StoreResult<Page<Delivery>> {
+        bots::deliveries(&*self.conn()?, bot, before_id, filter, offset, limit)
     }
 
     fn submit(&self, batch: RoomBatch) -> StoreResult<oneshot::Receiver<BatchResult>> {

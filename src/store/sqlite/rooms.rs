@@ -171,7 +171,7 @@ pub fn list_of_user(conn: &Connection, q: &RoomListQuery) -> StoreResult<Page<Ro
     list.condition("p.user_id = ?", Value::Integer(q.member));
     list.filter(q.filter.as_ref());
     let total = list.count(conn)?;
-    let items = list.fetch(conn, q.limit, q.offset, from_row)?;
+    let items = list.fetch(conn, q.limit, q.offset.into(), from_row)?;
     Ok(Page { items, total })
 }
 

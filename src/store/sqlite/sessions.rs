@@ -1,6 +1,9 @@
 //! The `sessions` table: one row per login, keyed by the token's hash.
 
+use super::filtered::List;
 use crate::model::{NewSession, Session, Timestamp, UserId};
+use crate::query::{Field, FieldType, Filter, Value};
+use crate::store::list::Page;
 use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -52,19 +55,33 @@ pub fn revoke(conn: &Connection, id: i64, at: Timestamp) -> StoreResult<()> {
     Ok(())
 }
 
-/// The user's sessions that are neither revoked nor expired, newest first.
-pub fn active_of_user(
+/// What `GET /api/sessions?query=` may filter on. Never the token hash.
+pub const FILTER_FIELDS: &[Field] = &[
+    Field::new("id", "id", FieldType::Integer),
+    Field::new("deviceId", "device_id", FieldType::Text),
+    Field::new("createdAt", "created_at", FieldType::Timestamp),
+    Field::new("expiresAt", "expires_at", FieldType::Timestamp),
+];
+
+/// The user's sessions that are neither revoked nor expired at `now` and
+/// pass `filter` (checked against [`FILTER_FIELDS`]), newest first:
+/// `offset` skipped, at most `limit` (all when `None`), and how many pass.
+pub fn live_of_user(
     conn: &Connection,
     user: UserId,
     now: Timestamp,
-) -> StoreResult<Vec<Session>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM sessions
-         WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
-         ORDER BY id DESC"
-    ))?;
-    let rows = stmt.query_map(params![user, now.millis()], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    filter: Option<&Filter>,
+    offset: u32,
+    limit: Option<u32>,
+) -> StoreResult<Page<Session>> {
+    let mut list = List::new(COLUMNS, "sessions", "id DESC");
+    list.condition("user_id = ?", Value::Integer(user));
+    list.fixed("revoked_at IS NULL");
+    list.condition("expires_at > ?", Value::Integer(now.millis()));
+    list.filter(filter);
+    let total = list.count(conn)?;
+    let items = list.fetch(conn, limit, offset.into(), from_row)?;
+    Ok(Page { items, total })
 }
 
 /// Revokes every live session of the user but `keep`; returns their ids.

@@ -96,7 +96,7 @@ pub fn list(conn: &Connection, q: &UserListQuery) -> StoreResult<Page<User>> {
     if let Some(after) = q.after_id {
         list.condition("id > ?", Value::Integer(after));
     }
-    let items = list.fetch(conn, Some(q.limit), q.offset, from_row)?;
+    let items = list.fetch(conn, Some(q.limit), q.offset.into(), from_row)?;
     Ok(Page { items, total })
 }
 
