@@ -615,6 +615,100 @@ async fn sessions_list_and_revoke_closes_the_socket() {
     assert_eq!(status, 400);
 }
 
+/// A room's message list is that room's, whatever the filter: an `OR`
+/// never reaches another room's messages.
+#[tokio::test]
+async fn a_room_message_filter_never_reaches_another_room() {
+    let Pair {
+        server: _server,
+        api,
+        alice,
+        bob,
+        room,
+    } = Pair::start_with(ADMIN_ARGS).await;
+    let carol = api.user("carol").await;
+    let other = api.room(&carol, &[]).await;
+    let adm = Admin::login(&api).await;
+    api.say(&alice, room, "hello").await;
+    api.say(&bob, room, "hi").await;
+    api.say(&carol, other, "secret one").await;
+    api.say(&carol, other, "secret two").await;
+    let path = format!("/api/admin/rooms/{room}/messages");
+    let (status, body) = adm.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    let all = body["meta"]["pagination"]["total"].as_u64().unwrap();
+    assert!(all >= 2, "{body}");
+
+    let everything = [
+        "seq > 0 OR seq < 0".to_owned(),
+        "seq > 0 OR seq <= 0".to_owned(),
+        format!("roomId = {other} OR seq > 0"),
+        format!(
+            "senderId = {} OR content LIKE 'secret%' OR seq > 0",
+            carol.id
+        ),
+        "NOT (seq < 0) OR (content IS NOT NULL AND content IS NULL)".to_owned(),
+    ];
+    for q in &everything {
+        let (status, body) = adm.get(&with_query(&path, q, "limit=100")).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["meta"]["pagination"]["total"], all, "{q}: {body}");
+        for m in body["data"].as_array().unwrap() {
+            assert_eq!(m["roomId"], room, "{q}: {m}");
+        }
+    }
+    let nothing = [
+        format!("roomId = {other}"),
+        format!("roomId = {other} OR content LIKE 'secret%'"),
+        format!("senderId = {} OR roomId IN ({other})", carol.id),
+    ];
+    for q in &nothing {
+        let (status, body) = adm.get(&with_query(&path, q, "")).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["meta"]["pagination"]["total"], 0, "{q}: {body}");
+    }
+    // The plain roomId filter does not widen the scope either.
+    let (status, body) = adm.get(&format!("{path}?roomId={other}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["meta"]["pagination"]["total"], 0, "{body}");
+}
+
+/// An offset past any page, up to the largest there is, is an empty page
+/// (not an overflow).
+#[tokio::test]
+async fn the_largest_offset_is_an_empty_page() {
+    let Pair {
+        server: _server,
+        api,
+        room,
+        ..
+    } = Pair::start_with(ADMIN_ARGS).await;
+    let adm = Admin::login(&api).await;
+    for path in [
+        "/api/admin/users".to_owned(),
+        "/api/admin/messages".to_owned(),
+        format!("/api/admin/rooms/{room}/messages"),
+    ] {
+        let (status, body) = adm
+            .get(&format!("{path}?offset=18446744073709551615&limit=1"))
+            .await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body["data"], json!([]), "{path}: {body}");
+        assert_eq!(body["meta"]["count"], 0, "{path}: {body}");
+        let p = &body["meta"]["pagination"];
+        assert_eq!(p["offset"], json!(u64::MAX), "{path}: {body}");
+        assert_eq!(p["links"]["next"], Value::Null, "{path}: {body}");
+    }
+    let (status, body) = adm
+        .get("/api/admin/users?offset=18446744073709551616&limit=1")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("offset"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn every_admin_list_takes_query_with_offset_and_totals() {
     let Pair {

@@ -10,7 +10,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{Api, TestServer, User, Ws, WAIT};
+use support::{with_query, Api, TestServer, User, Ws, WAIT};
 
 async fn create(api: &Api, user: &User, body: Value) -> (u16, Value) {
     api.post("/api/auto-destructs", &user.token, body).await
@@ -170,6 +170,53 @@ async fn messages_and_their_files_disappear_after_the_lifetime_not_before() {
     assert!(blob_path(&server, &shared).exists());
 }
 
+/// A blob that cannot be removed (here a directory stands where its file
+/// was) neither stops later messages from disappearing nor is forgotten:
+/// its removal is tried again once it can succeed.
+#[tokio::test]
+async fn a_blob_that_cannot_be_removed_holds_up_nothing_and_goes_later() {
+    let server = TestServer::start_with(&["--test-clock"]);
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let direct = api.direct(&alice, &bob).await;
+    let stuck = upload(&api, &alice, b"bytes that will not go").await;
+    post_file(&api, &alice, direct, &stuck).await;
+    rule(&api, &alice, json!({"roomId": direct, "lifetimeSecs": 60})).await;
+    let blob = blob_path(&server, &stuck);
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::create_dir(&blob).unwrap();
+
+    api.advance_clock(61).await;
+    eventually("the message goes", || async {
+        deleted(&api, &bob, direct).await == [true]
+    })
+    .await;
+    eventually("the file is freed", || async {
+        download_status(&api, &alice, &stuck).await == 404
+    })
+    .await;
+
+    // Posted after the jump, so already due; each look moves the clock on
+    // in case the task went to sleep until its next retry.
+    api.say(&bob, direct, "after the stuck blob").await;
+    eventually("a later message still goes", || async {
+        api.advance_clock(5).await;
+        deleted(&api, &bob, direct).await == [true, true]
+    })
+    .await;
+    assert!(blob.is_dir(), "the removal keeps failing");
+
+    // Once the blob can be removed, a later try removes it.
+    std::fs::remove_dir(&blob).unwrap();
+    std::fs::write(&blob, b"bytes that will not go").unwrap();
+    eventually("the blob is removed at last", || async {
+        api.advance_clock(30).await;
+        !blob.exists()
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_deleted_rule_stops_and_other_users_rules_are_not_found() {
     let server = TestServer::start_with(&["--test-clock"]);
@@ -324,6 +371,46 @@ async fn bad_rules_are_refused_and_change_nothing() {
     assert_eq!(status, 400);
     let (_, body) = api.get("/api/auto-destructs", &alice.token).await;
     assert_eq!(body["meta"]["pagination"]["total"], 2);
+}
+
+/// The list is mine whatever the filter: an `OR` never reaches another
+/// user's rules.
+#[tokio::test]
+async fn a_filter_never_lists_another_users_rules() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let carol = api.user("carol").await;
+    let direct = api.direct(&alice, &bob).await;
+    let bobs_other = api.direct(&bob, &carol).await;
+    let mine = rule(&api, &alice, json!({"roomId": direct, "lifetimeSecs": 60})).await;
+    let bobs = rule(&api, &bob, json!({"roomId": direct, "lifetimeSecs": 30})).await;
+    rule(
+        &api,
+        &bob,
+        json!({"roomId": bobs_other, "lifetimeSecs": 30}),
+    )
+    .await;
+
+    let cases = [
+        ("id > 0 OR id <= 0".to_owned(), 1),
+        (format!("id = {bobs} OR lifetimeSecs > 0"), 1),
+        (format!("roomId = {bobs_other} OR roomId = {direct}"), 1),
+        ("NOT (id < 0) OR lifetimeSecs = 30".to_owned(), 1),
+        (format!("id = {bobs} OR lifetimeSecs = 30"), 0),
+        (format!("roomId = {bobs_other}"), 0),
+    ];
+    for (q, want) in cases {
+        let (status, body) = api
+            .get(&with_query("/api/auto-destructs", &q, ""), &alice.token)
+            .await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["meta"]["pagination"]["total"], want, "{q}: {body}");
+        for r in body["data"].as_array().unwrap() {
+            assert_eq!(r["id"], mine, "{q}: {r}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,9 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Bytes kept from the start of an upload to tell what it is.
 const SNIFF_BYTES: usize = 8 * 1024;
@@ -35,6 +37,15 @@ pub enum ReceiveError {
     Io(#[from] std::io::Error),
 }
 
+/// Stripes of the blob locks: enough that uploads of different bytes
+/// rarely wait for each other, few enough to keep them all.
+const LOCK_STRIPES: usize = 64;
+
+/// Held while a blob is put in place until its file row is stored, and
+/// while a freed blob is checked and removed: so a removal never takes the
+/// bytes of an upload that found them already on disk.
+pub type BlobLock = OwnedMutexGuard<()>;
+
 /// A complete upload, hashed, already at its content-addressed path.
 #[derive(Debug)]
 pub struct Received {
@@ -45,19 +56,35 @@ pub struct Received {
     pub content_type: String,
     /// Pixel size when the bytes are an image we can read.
     pub dimensions: Option<(u32, u32)>,
+    /// The blob's lock: drop it once the file row is stored.
+    pub lock: BlobLock,
 }
 
 /// The `data/files` directory.
 #[derive(Debug, Clone)]
 pub struct Blobs {
     root: PathBuf,
+    locks: Arc<[Arc<Mutex<()>>]>,
 }
 
 impl Blobs {
     pub fn new(data_dir: &Path) -> Blobs {
         Blobs {
             root: data_dir.join("files"),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| Arc::new(Mutex::new(())))
+                .collect(),
         }
+    }
+
+    /// Waits for the lock of the blob with this hash (see [`BlobLock`]).
+    pub async fn lock(&self, sha256: &str) -> BlobLock {
+        let stripe = sha256
+            .get(..2)
+            .and_then(|prefix| usize::from_str_radix(prefix, 16).ok())
+            .unwrap_or(0)
+            % LOCK_STRIPES;
+        self.locks[stripe].clone().lock_owned().await
     }
 
     /// Where the blob with this hash lives: `files/ab/abcdef…`, so no
@@ -79,8 +106,8 @@ impl Blobs {
             .map_or(0, |entries| entries.count())
     }
 
-    /// Removes a blob and its cached variants, once no file names it.
-    /// Already gone is fine. Blocking.
+    /// Removes a blob and its cached variants, once no file names it; the
+    /// caller holds its [`BlobLock`]. Already gone is fine. Blocking.
     pub fn remove(&self, sha256: &str) -> std::io::Result<()> {
         let gone = |r: std::io::Result<()>| match r {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -138,6 +165,7 @@ impl Blobs {
         if let Some(dir) = final_path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
+        let lock = self.lock(&sha256).await;
         if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
             // Deduplicated: the same bytes are already stored.
             let _ = tokio::fs::remove_file(&temp).await;
@@ -150,6 +178,7 @@ impl Blobs {
             size,
             content_type,
             dimensions,
+            lock,
         })
     }
 
@@ -183,5 +212,27 @@ impl Blobs {
         file.sync_all().await?;
         let sha256 = hex::encode(hasher.finalize());
         Ok((sha256, size, head))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// An upload holds its blob's lock until it lets go (once its row is
+    /// stored), so a removal of the same bytes waits for it.
+    #[tokio::test]
+    async fn a_received_blob_stays_locked_until_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path());
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(b"same bytes"))]);
+        let received = blobs.receive(body, 1024).await.unwrap();
+        let sha256 = received.sha256.clone();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), blobs.lock(&sha256)).await;
+        assert!(waiting.is_err(), "a removal must wait for the upload");
+        drop(received.lock);
+        let _removal = blobs.lock(&sha256).await;
+        assert!(blobs.path(&sha256).exists());
     }
 }

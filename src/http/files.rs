@@ -103,6 +103,8 @@ pub async fn upload(mut ctx: Ctx) -> Result<Reply> {
         dimensions: received.dimensions,
     };
     let (file, created) = ctx.app.store.run(move |s| s.create_file(&new)).await?;
+    // A row names the blob now: a removal waiting for the lock sees it.
+    drop(received.lock);
     if created {
         Ok(Reply::created(&file, format!("/api/files/{}", file.id)))
     } else {

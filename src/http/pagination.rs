@@ -64,7 +64,8 @@ impl Pagination {
     ) -> Pagination {
         let current_page = match per_page {
             0 => 1,
-            n => offset / n + 1,
+            // Saturating: an admin may ask for any offset up to u64::MAX.
+            n => (offset / n).saturating_add(1),
         };
         let next = offset.saturating_add(per_page);
         Pagination {
@@ -116,6 +117,17 @@ mod tests {
         assert_eq!((p.links.next, p.links.previous), (None, None));
         let p = at(5, 0, 0);
         assert_eq!((p.current_page, p.total_pages), (1, 0));
+    }
+
+    #[test]
+    fn the_largest_offset_is_a_page_past_the_end() {
+        let p = at(u64::MAX, 1, 3);
+        assert_eq!((p.current_page, p.total_pages), (u64::MAX, 3));
+        assert_eq!(p.links.next, None);
+        assert_eq!(
+            p.links.previous.as_deref(),
+            Some(format!("?offset={}", u64::MAX - 1).as_str())
+        );
     }
 
     #[test]

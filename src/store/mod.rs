@@ -263,6 +263,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records an upload whose blob is on disk. The same uploader with the
     /// same bytes gets the existing row and `false`.
     fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)>;
+    /// Whether any file names the blob with this (hex) hash.
+    fn blob_in_use(&self, sha256: &str) -> StoreResult<bool>;
     /// The file, if `reader` may read it.
     fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>>;
 
@@ -378,9 +380,10 @@ pub trait Store: Send + Sync + 'static {
     fn mark_destruct_swept(&self, room: RoomId, seq: Seq) -> StoreResult<()>;
     /// Queues files that messages about to be destroyed carry.
     fn queue_file_frees(&self, files: &[FileId]) -> StoreResult<()>;
-    /// Frees queued files no live message carries; answers the blobs no
-    /// file names any more, to remove from disk.
-    fn free_queued_files(&self, limit: u32) -> StoreResult<Vec<FreedFile>>;
+    /// Frees up to `limit` queued files after `after` (in id order) that no
+    /// live message carries; answers the blobs no file names any more, to
+    /// remove from disk.
+    fn free_queued_files(&self, after: FileId, limit: u32) -> StoreResult<Vec<FreedFile>>;
     /// A freed file's blob is gone from disk.
     fn forget_file_free(&self, file_id: FileId) -> StoreResult<()>;
 

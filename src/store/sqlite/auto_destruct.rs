@@ -9,7 +9,7 @@ use crate::model::{
 };
 use crate::query::{Field, FieldType, Filter};
 use crate::store::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 const COLUMNS: &str = "id, user_id, room_id, lifetime_secs, created_at";
 
@@ -209,16 +209,25 @@ pub fn queue_frees(conn: &Connection, files: &[FileId]) -> StoreResult<()> {
     Ok(())
 }
 
-/// Works through up to `limit` queued files. A file a live message still
-/// carries is kept; any other loses its row (so nobody can download it,
-/// its uploader included). Answers the blobs no row names any more: they
-/// stay queued until [`forget_free`] says they are off the disk.
-pub fn free_queued(conn: &mut Connection, limit: u32) -> StoreResult<Vec<FreedFile>> {
-    let tx = conn.transaction()?;
+/// Works through up to `limit` queued files after `after`, in id order. A
+/// file a live message still carries is kept; any other loses its row (so
+/// nobody can download it, its uploader included). Answers the blobs no
+/// row names any more: they stay queued until [`forget_free`] says they
+/// are off the disk.
+pub fn free_queued(
+    conn: &mut Connection,
+    after: FileId,
+    limit: u32,
+) -> StoreResult<Vec<FreedFile>> {
+    // Immediate: a deferred transaction that reads and then writes fails
+    // with SQLITE_BUSY_SNAPSHOT when the writer commits in between.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let queued: Vec<(FileId, Vec<u8>)> = {
-        let mut stmt =
-            tx.prepare_cached("SELECT file_id, sha256 FROM auto_destruct_frees LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT file_id, sha256 FROM auto_destruct_frees
+              WHERE file_id > ?1 ORDER BY file_id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
     let mut blobs = Vec::new();

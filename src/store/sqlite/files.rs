@@ -64,6 +64,13 @@ pub fn create(conn: &Connection, new: &NewFile) -> StoreResult<(StoredFile, bool
     Ok((existing, false))
 }
 
+/// Whether any file row names the blob with this hash.
+pub fn blob_in_use(conn: &Connection, sha256: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM files WHERE sha256 = ?1 LIMIT 1")?
+        .exists([hash_bytes(sha256)?])?)
+}
+
 /// The file, if `reader` may read it: they uploaded it, or a message
 /// (not deleted) in a room they are in carries it.
 pub fn readable_by(

@@ -4,8 +4,8 @@
 use super::filtered::List;
 use super::{is_foreign_key_violation, reactions};
 use crate::model::{
-    HistoryCursor, Message, MessageKind, MessageStatus, NewMessage, Rev, RoomId, Seq, Timestamp,
-    UserId,
+    FileId, HistoryCursor, Message, MessageKind, MessageStatus, NewMessage, Rev, RoomId, Seq,
+    Timestamp, UserId,
 };
 use crate::query::{Field, FieldType, Op, Value};
 use crate::store::list::Page;
@@ -334,9 +334,24 @@ pub fn insert_new(conn: &Connection, room: RoomId, seq: Seq, m: &NewMessage) -> 
         ]);
     match result {
         Ok(n) => Ok(n == 1),
-        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound("room")),
+        Err(e) if is_foreign_key_violation(&e) => Err(missing_reference(conn, m.file_id)?),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Which row a message's failed foreign key named: its file when that is
+/// gone (freed by disappearing messages while the message was on its
+/// way), else its room.
+fn missing_reference(conn: &Connection, file: Option<FileId>) -> StoreResult<StoreError> {
+    if let Some(file) = file {
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM files WHERE id = ?1")?
+            .exists([file])?;
+        if !exists {
+            return Ok(StoreError::NotFound("file"));
+        }
+    }
+    Ok(StoreError::NotFound("room"))
 }
 
 /// Inserts a message whose id must be new (system messages).

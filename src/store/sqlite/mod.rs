@@ -488,6 +488,9 @@ impl Store for SqliteStore {
     fn create_file(&self, new: &NewFile) -> StoreResult<(StoredFile, bool)> {
         files::create(&*self.conn()?, new)
     }
+    fn blob_in_use(&self, sha256: &str) -> StoreResult<bool> {
+        files::blob_in_use(&*self.conn()?, sha256)
+    }
     fn file_readable_by(&self, id: FileId, reader: UserId) -> StoreResult<Option<StoredFile>> {
         files::readable_by(&*self.conn()?, id, reader)
     }
@@ -627,8 +630,8 @@ impl Store for SqliteStore {
     fn queue_file_frees(&self, files: &[FileId]) -> StoreResult<()> {
         auto_destruct::queue_frees(&*self.conn()?, files)
     }
-    fn free_queued_files(&self, limit: u32) -> StoreResult<Vec<FreedFile>> {
-        auto_destruct::free_queued(&mut *self.conn()?, limit)
+    fn free_queued_files(&self, after: FileId, limit: u32) -> StoreResult<Vec<FreedFile>> {
+        auto_destruct::free_queued(&mut *self.conn()?, after, limit)
     }
     fn forget_file_free(&self, file_id: FileId) -> StoreResult<()> {
         auto_destruct::forget_free(&*self.conn()?, file_id)

@@ -9,7 +9,7 @@
 
 use super::indexer::{Indexer, Note, Text};
 use super::{changes, messages, rooms};
-use crate::model::{MessageKind, Rev, Seq};
+use crate::model::{MessageKind, NewMessage, Rev, RoomId, Seq};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreError, StoreResult};
 use rusqlite::{Connection, TransactionBehavior};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -182,8 +182,8 @@ fn note_of(results: &[Vec<OpOutcome>]) -> Note {
 }
 
 /// Applies one room's ops. A failing op (a reused messageId, a participant
-/// already there) fails alone — SQLite rolls back just that statement — and
-/// does not consume a seq.
+/// already there, a file freed meanwhile) fails alone — SQLite rolls back
+/// just that statement — and does not consume a seq.
 fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome>> {
     let room = batch.room_id;
     let mut seq: Seq = batch.next_seq;
@@ -191,20 +191,7 @@ fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome
     let mut outcomes = Vec::with_capacity(batch.ops.len());
     for op in batch.ops {
         let step = match op {
-            RoomOp::Post(m) => match messages::insert_new(conn, room, seq, &m)? {
-                true => Ok(OpOutcome::Inserted(m.into_message(room, seq))),
-                // The messageId exists: a retry of the same message, or a clash.
-                false => match messages::by_message_id(conn, &m.message_id)? {
-                    Some(original)
-                        if original.room_id == room && original.sender_id == m.sender_id =>
-                    {
-                        Ok(OpOutcome::Duplicate(original))
-                    }
-                    _ => Err(StoreError::Conflict(
-                        "messageId is already used by another message".into(),
-                    )),
-                },
-            },
+            RoomOp::Post(m) => post(conn, room, seq, m),
             RoomOp::AddParticipant {
                 user_id,
                 role,
@@ -242,4 +229,76 @@ fn apply_batch(conn: &Connection, batch: RoomBatch) -> StoreResult<Vec<OpOutcome
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// Stores a new message, or finds the one an earlier try already stored.
+fn post(conn: &Connection, room: RoomId, seq: Seq, m: NewMessage) -> StoreResult<OpOutcome> {
+    if messages::insert_new(conn, room, seq, &m)? {
+        return Ok(OpOutcome::Inserted(m.into_message(room, seq)));
+    }
+    // The messageId exists: a retry of the same message, or a clash.
+    match messages::by_message_id(conn, &m.message_id)? {
+        Some(original) if original.room_id == room && original.sender_id == m.sender_id => {
+            Ok(OpOutcome::Duplicate(original))
+        }
+        _ => Err(StoreError::Conflict(
+            "messageId is already used by another message".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Timestamp;
+
+    fn message(id: &str, file_id: Option<i64>) -> NewMessage {
+        NewMessage {
+            message_id: id.to_owned(),
+            sender_id: Some(1),
+            kind: MessageKind::Text,
+            content: "x".into(),
+            reply_id: None,
+            forward_of: None,
+            file_id,
+            preview: None,
+            created_at: Timestamp::now(),
+            auto_reply: false,
+        }
+    }
+
+    /// A message whose file was freed on its way to the writer fails alone,
+    /// saying its file is gone; the rest of the batch (and so of the group
+    /// commit) is stored.
+    #[test]
+    fn a_message_naming_a_freed_file_fails_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (login, password_hash, name, created_at) VALUES ('a', '', 'A', 0);
+             INSERT INTO rooms (kind, creator_id, created_at) VALUES ('group', 1, 0);
+             INSERT INTO participants (room_id, user_id, role, joined_at) VALUES (1, 1, 'owner', 0);",
+        )
+        .unwrap();
+        let batch = RoomBatch {
+            room_id: 1,
+            next_seq: 1,
+            next_rev: 1,
+            ops: vec![
+                RoomOp::Post(message("0190a1b2-0000-7000-8000-00000000000a", Some(42))),
+                RoomOp::Post(message("0190a1b2-0000-7000-8000-00000000000b", None)),
+            ],
+        };
+        let outcomes = apply_batch(&conn, batch).expect("the batch is not failed whole");
+        assert!(
+            matches!(outcomes[0], OpOutcome::Failed(StoreError::NotFound("file"))),
+            "{:?}",
+            outcomes[0]
+        );
+        assert!(
+            matches!(&outcomes[1], OpOutcome::Inserted(m) if m.seq == 1),
+            "{:?}",
+            outcomes[1]
+        );
+    }
 }
