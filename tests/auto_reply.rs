@@ -346,22 +346,87 @@ async fn group_rooms_are_ignored() {
     let bob = api.user("bob").await;
     let group = api.room(&alice, &[&bob]).await;
     let room = api.direct(&alice, &bob).await;
-    add_rule(&api, &alice, json!({"pattern": "hello", "reply": "away"})).await;
+    let rule = add_rule(&api, &alice, json!({"pattern": "hello", "reply": "away"})).await;
     add_fence(&api, &alice).await;
     let mut bob_ws = Ws::connect(&server, &bob).await;
 
     api.say(&bob, group, "hello group").await;
+    // Group rooms send no nudges: only a sweep could look at the message
+    // above, and a rule change makes the replier sweep, before it answers
+    // what is sent after the change.
+    let (status, body) = api
+        .call(
+            "PATCH",
+            &format!("/api/auto-replies/{}", rule["id"]),
+            Some(&alice.token),
+            Some(json!({"reply": "away"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     api.say(&bob, room, "hello direct").await;
     let seen = through_fence(&api, &mut bob_ws, &bob, room).await;
     assert_eq!(
         answers(&seen),
         pairs(&[("hello direct", "away"), (FENCE, FENCED)])
     );
+    // That fence may have been answered by a round that was under way at
+    // the change, the next by the sweep itself; the third comes after the
+    // sweep is through.
+    through_fence(&api, &mut bob_ws, &bob, room).await;
+    through_fence(&api, &mut bob_ws, &bob, room).await;
     assert_eq!(
         contents(&api.history(&bob, group).await),
         ["hello group"],
         "no reply in the group room"
     );
+}
+
+#[tokio::test]
+async fn a_user_may_have_at_most_100_rules() {
+    let server = TestServer::start();
+    let api = Api::new(&server);
+    let alice = api.user("alice").await;
+    let bob = api.user("bob").await;
+    let mut first = Value::Null;
+    for i in 0..100 {
+        // Disabled rules count too: any of them can be switched on.
+        let rule = add_rule(
+            &api,
+            &alice,
+            json!({"pattern": format!("p{i}"), "reply": "r", "enabled": i % 2 == 0}),
+        )
+        .await;
+        if i == 0 {
+            first = rule;
+        }
+    }
+    let (status, body) = api
+        .post(
+            "/api/auto-replies",
+            &alice.token,
+            json!({"pattern": "one more", "reply": "r"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "conflict");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.contains("100"), "{reason}");
+    let (_, body) = api
+        .get(
+            "/api/auto-replies?query=pattern%20%3D%20'one%20more'",
+            &alice.token,
+        )
+        .await;
+    assert_eq!(body["meta"]["pagination"]["total"], 0, "nothing stored");
+    let (_, body) = api.get("/api/auto-replies", &alice.token).await;
+    assert_eq!(body["meta"]["pagination"]["total"], 100);
+
+    // The limit is per user, and deleting one makes room again.
+    add_rule(&api, &bob, json!({"pattern": "p", "reply": "r"})).await;
+    let path = format!("/api/auto-replies/{}", first["id"]);
+    let (status, _) = api.call("DELETE", &path, Some(&alice.token), None).await;
+    assert_eq!(status, 200);
+    add_rule(&api, &alice, json!({"pattern": "one more", "reply": "r"})).await;
 }
 
 #[tokio::test]

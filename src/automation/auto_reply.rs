@@ -8,7 +8,8 @@
 //! bounded channel after each commit that added messages (one atomic load
 //! per commit otherwise, see `actors::watch`); the task reads what is
 //! after the cursor, posts the replies through the room like any message,
-//! and then moves the cursor. A sweep at start-up and on a timer catches
+//! and then moves the cursor. A sweep at start-up, on every rule change
+//! (it also tells room actors who follows now) and on a timer catches
 //! nudges a full channel dropped, and messages a crash or a stop left
 //! unanswered: those are answered when the server is back, from the
 //! cursor on. A rule answers only messages sent after it was created or
@@ -50,7 +51,11 @@ pub async fn run(app: Arc<App>, watch: RoomWatch, mut nudges: mpsc::Receiver<Roo
     let mut retry = false;
     loop {
         // `None`: every room (a sweep); otherwise the nudged ones.
+        // Biased: a due sweep goes before queued nudges. It covers their
+        // rooms anyway, and so everything committed before a rule change
+        // is looked at before what is sent after it is answered.
         let rooms = tokio::select! {
+            biased;
             _ = app.shutdown.cancelled() => return,
             // The first tick fires at once: the start-up sweep.
             _ = sweep.tick() => None,

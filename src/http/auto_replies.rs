@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 /// Longest pattern, in characters: a phrase, not a document.
 const MAX_PATTERN_CHARS: usize = 200;
+/// Most rules one user may have: every batch the replier reads loads all
+/// of an owner's enabled rules and tries each on each message.
+const MAX_RULES: u32 = 100;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -73,6 +76,7 @@ async fn check_contact(ctx: &Ctx, c: &mut Checker, me: UserId, contact: UserId) 
 /// POST /api/auto-replies {pattern, matchMode?, contactId?, reply,
 /// enabled?} → 201 with the rule. `matchMode` defaults to
 /// `caseInsensitive`, `contactId` to null (anyone), `enabled` to true.
+/// 409 when I already have `MAX_RULES`.
 pub async fn create(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let body: NewRule = ctx.json()?;
@@ -102,7 +106,7 @@ pub async fn create(ctx: Ctx) -> Result<Reply> {
     let rule = ctx
         .app
         .store
-        .run(move |s| s.create_auto_reply(&new))
+        .run(move |s| s.create_auto_reply(&new, MAX_RULES))
         .await?;
     ctx.app.auto_replies_changed.notify_one();
     Ok(Reply::created(

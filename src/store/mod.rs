@@ -422,7 +422,8 @@ pub trait Store: Send + Sync + 'static {
     /// A period ran; the next one ends at `next_at`.
     fn auto_seen_ran(&self, id: i64, next_at: Timestamp) -> StoreResult<()>;
     // ---- auto-reply rules ----
-    fn create_auto_reply(&self, new: &NewAutoReply) -> StoreResult<AutoReply>;
+    /// `Conflict` when the owner already has `max_rules` rules.
+    fn create_auto_reply(&self, new: &NewAutoReply, max_rules: u32) -> StoreResult<AutoReply>;
     fn auto_reply(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoReply>>;
     /// A page of `owner`'s rules that pass `filter` (checked against
     /// [`AUTO_REPLY_FILTER_FIELDS`]), oldest first, and how many pass.

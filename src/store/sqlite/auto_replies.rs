@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::query::{Field, FieldType, Filter};
 use crate::store::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 const COLUMNS: &str = "id, user_id, pattern, match_mode, contact_id, reply, enabled, \
      active_since, created_at, updated_at";
@@ -32,9 +32,22 @@ fn from_row(r: &Row) -> rusqlite::Result<AutoReply> {
     })
 }
 
-pub fn create(conn: &mut Connection, new: &NewAutoReply) -> StoreResult<AutoReply> {
+/// Stores a new rule unless `new.user_id` already has `max_rules`.
+pub fn create(conn: &mut Connection, new: &NewAutoReply, max_rules: u32) -> StoreResult<AutoReply> {
     let now = Timestamp::now().millis();
-    let tx = conn.transaction()?;
+    // Immediate: the count and the insert see the same rules, so two
+    // requests at once cannot both add the last one allowed.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let count: u32 = tx
+        .prepare_cached("SELECT COUNT(*) FROM auto_replies WHERE user_id = ?1")?
+        .query_row([new.user_id], |r| r.get(0))?;
+    if count >= max_rules {
+        return Err(StoreError::Conflict(format!(
+            "you already have {max_rules} auto-reply rules, the most allowed; \
+             delete or change one instead"
+        )));
+    }
+    let first_enabled = new.enabled && !has_enabled(&tx, new.user_id)?;
     let rule = tx
         .prepare_cached(&format!(
             "INSERT INTO auto_replies
@@ -53,25 +66,37 @@ pub fn create(conn: &mut Connection, new: &NewAutoReply) -> StoreResult<AutoRepl
             ],
             from_row,
         )?;
-    if rule.enabled {
-        start_cursors(&tx, rule.user_id)?;
+    if first_enabled {
+        skip_history(&tx, rule.user_id)?;
     }
     tx.commit()?;
     Ok(rule)
 }
 
-/// Gives each of `owner`'s direct rooms that has no cursor one at its
-/// last message, so the replier does not read through old history that
-/// no rule could answer (a rule only answers messages from its
-/// `active_since` on). Existing cursors stay: messages after them may
-/// still be waiting for another rule.
-fn start_cursors(conn: &Connection, owner: UserId) -> StoreResult<()> {
+/// Whether `owner` has an enabled rule.
+fn has_enabled(conn: &Connection, owner: UserId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM auto_replies WHERE user_id = ?1 AND enabled = 1)",
+        )?
+        .query_row([owner], |r| r.get(0))?)
+}
+
+/// Moves `owner`'s cursor in each direct room to its last message, for
+/// when the owner goes from no enabled rule to one. No rule can answer
+/// what is there (a rule answers only messages from its `active_since`
+/// on), so the replier must not read through it: after months with every
+/// rule off that would be every message since, while other owners wait.
+/// With another rule already enabled nothing moves: messages after a
+/// cursor may still be waiting for that rule.
+fn skip_history(conn: &Connection, owner: UserId) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO auto_reply_cursors (user_id, room_id, seq)
+        "INSERT INTO auto_reply_cursors (user_id, room_id, seq)
          SELECT p.user_id, p.room_id,
                 (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.room_id = p.room_id)
            FROM participants p JOIN rooms r ON r.id = p.room_id
-          WHERE p.user_id = ?1 AND r.kind = 'direct'",
+          WHERE p.user_id = ?1 AND r.kind = 'direct'
+         ON CONFLICT (user_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
     )?
     .execute([owner])?;
     Ok(())
@@ -120,7 +145,10 @@ pub fn update(
     id: i64,
     patch: &AutoReplyPatch,
 ) -> StoreResult<AutoReply> {
-    let tx = conn.transaction()?;
+    // Immediate, so whether another rule is enabled cannot change before
+    // the update is in.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let had_enabled = has_enabled(&tx, owner)?;
     // In SET, `enabled` is still the old value.
     let rule = tx
         .prepare_cached(&format!(
@@ -151,8 +179,8 @@ pub fn update(
         )
         .optional()?
         .ok_or(StoreError::NotFound("auto-reply rule"))?;
-    if rule.enabled {
-        start_cursors(&tx, owner)?;
+    if rule.enabled && !had_enabled {
+        skip_history(&tx, owner)?;
     }
     tx.commit()?;
     Ok(rule)
@@ -177,14 +205,15 @@ pub fn owners(conn: &Connection) -> StoreResult<Vec<UserId>> {
 }
 
 /// (owner, direct room) pairs with messages after the owner's cursor, for
-/// owners with an enabled rule; only `room`'s when given.
+/// owners with an enabled rule; only `room`'s when given. Each owner
+/// counts once however many rules they have.
 pub fn targets(conn: &Connection, room: Option<RoomId>) -> StoreResult<Vec<(UserId, RoomId)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT p.user_id, p.room_id
-           FROM auto_replies a
+        "SELECT p.user_id, p.room_id
+           FROM (SELECT DISTINCT user_id FROM auto_replies WHERE enabled = 1) a
            JOIN participants p ON p.user_id = a.user_id
            JOIN rooms r ON r.id = p.room_id AND r.kind = 'direct'
-          WHERE a.enabled = 1 AND (?1 IS NULL OR p.room_id = ?1)
+          WHERE (?1 IS NULL OR p.room_id = ?1)
             AND COALESCE((SELECT c.seq FROM auto_reply_cursors c
                            WHERE c.user_id = p.user_id AND c.room_id = p.room_id), 0)
                 < (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.room_id = p.room_id)",
@@ -226,4 +255,129 @@ pub fn move_cursor(conn: &Connection, owner: UserId, room: RoomId, seq: Seq) -> 
     )?
     .execute(params![owner, room, seq])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database with users 1 and 2 and their direct room 1 and group
+    /// room 2.
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (login, password_hash, name, created_at) VALUES ('a', '', 'A', 0), ('b', '', 'B', 0);
+             INSERT INTO rooms (kind, creator_id, created_at) VALUES ('direct', 1, 0), ('group', 1, 0);
+             INSERT INTO participants (room_id, user_id, role, joined_at)
+             VALUES (1, 1, 'owner', 0), (1, 2, 'member', 0), (2, 1, 'owner', 0), (2, 2, 'member', 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    /// User 2 says something in `room` with the next seq.
+    fn say(conn: &Connection, room: RoomId) {
+        conn.execute(
+            "INSERT INTO messages (room_id, seq, message_id, sender_id, kind, content, created_at)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE room_id = ?1),
+                     ?2, 2, 'text', 'x', 0)",
+            params![room, uuid::Uuid::new_v4().as_bytes().to_vec()],
+        )
+        .unwrap();
+    }
+
+    fn rule(enabled: bool) -> NewAutoReply {
+        NewAutoReply {
+            user_id: 1,
+            pattern: "p".into(),
+            match_mode: MatchMode::Literal,
+            contact_id: None,
+            reply: "r".into(),
+            enabled,
+        }
+    }
+
+    fn enable(conn: &mut Connection, id: i64, on: bool) {
+        let patch = AutoReplyPatch {
+            enabled: Some(on),
+            ..AutoReplyPatch::default()
+        };
+        update(conn, 1, id, &patch).unwrap();
+    }
+
+    fn cursor(conn: &Connection, room: RoomId) -> Option<Seq> {
+        conn.query_row(
+            "SELECT seq FROM auto_reply_cursors WHERE user_id = 1 AND room_id = ?1",
+            [room],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    #[test]
+    fn turning_the_first_rule_on_skips_history_and_a_second_moves_nothing() {
+        let mut conn = db();
+        say(&conn, 1);
+        say(&conn, 2);
+        let a = create(&mut conn, &rule(true), 100).unwrap();
+        assert_eq!(cursor(&conn, 1), Some(1));
+        assert_eq!(cursor(&conn, 2), None, "group rooms are never read");
+
+        // Months with every rule off: turning one on again does not make
+        // the replier read through what was said meanwhile.
+        enable(&mut conn, a.id, false);
+        say(&conn, 1);
+        say(&conn, 1);
+        enable(&mut conn, a.id, true);
+        assert_eq!(cursor(&conn, 1), Some(3));
+        enable(&mut conn, a.id, false);
+        say(&conn, 1);
+        create(&mut conn, &rule(true), 100).unwrap();
+        assert_eq!(cursor(&conn, 1), Some(4), "creating one does the same");
+
+        // With a rule on, what waits after the cursor stays for it.
+        say(&conn, 1);
+        create(&mut conn, &rule(true), 100).unwrap();
+        enable(&mut conn, a.id, true);
+        assert_eq!(cursor(&conn, 1), Some(4));
+        // A cursor never moves back.
+        move_cursor(&conn, 1, 1, 5).unwrap();
+        for r in page(&conn, 1, None, 0, 100).unwrap().0 {
+            enable(&mut conn, r.id, false);
+        }
+        conn.execute("DELETE FROM messages WHERE room_id = 1 AND seq = 5", [])
+            .unwrap();
+        enable(&mut conn, a.id, true);
+        assert_eq!(cursor(&conn, 1), Some(5));
+    }
+
+    #[test]
+    fn an_owner_is_a_target_once_however_many_rules_and_only_in_direct_rooms() {
+        let mut conn = db();
+        for _ in 0..3 {
+            create(&mut conn, &rule(true), 100).unwrap();
+        }
+        say(&conn, 1);
+        say(&conn, 2);
+        assert_eq!(targets(&conn, None).unwrap(), [(1, 1)]);
+        assert_eq!(targets(&conn, Some(1)).unwrap(), [(1, 1)]);
+        assert!(targets(&conn, Some(2)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rules_past_the_most_allowed_are_refused_and_not_stored() {
+        let mut conn = db();
+        create(&mut conn, &rule(true), 2).unwrap();
+        create(&mut conn, &rule(false), 2).unwrap();
+        let err = create(&mut conn, &rule(true), 2).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(page(&conn, 1, None, 0, 100).unwrap().1, 2);
+        let other = NewAutoReply {
+            user_id: 2,
+            ..rule(true)
+        };
+        create(&mut conn, &other, 2).expect("the limit is per user");
+    }
 }

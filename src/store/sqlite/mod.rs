@@ -679,8 +679,8 @@ impl Store for SqliteStore {
     fn auto_seen_ran(&self, id: i64, next_at: Timestamp) -> StoreResult<()> {
         auto_seen::ran(&*self.conn()?, id, next_at)
     }
-    fn create_auto_reply(&self, new: &NewAutoReply) -> StoreResult<AutoReply> {
-        auto_replies::create(&mut *self.conn()?, new)
+    fn create_auto_reply(&self, new: &NewAutoReply, max_rules: u32) -> StoreResult<AutoReply> {
+        auto_replies::create(&mut *self.conn()?, new, max_rules)
     }
     fn auto_reply(&self, owner: UserId, id: i64) -> StoreResult<Option<AutoReply>> {
         auto_replies::one(&*self.conn()?, owner, id)
