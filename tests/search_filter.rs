@@ -47,7 +47,8 @@ fn contents(body: &Value) -> Vec<String> {
 /// Alice is in `ours` (with bob) and `hers` (with carol); carol and bob
 /// share `theirs`, which alice is not in. Every message says "walrus".
 struct Rooms {
-    server: TestServer,
+    /// Kept for the test's length: dropping it stops the server.
+    _server: TestServer,
     api: Api,
     alice: User,
     bob: User,
@@ -72,7 +73,7 @@ async fn rooms() -> Rooms {
     api.say(&carol, theirs, "walrus secret from carol").await;
     api.say(&bob, theirs, "walrus hidden from bob").await;
     Rooms {
-        server,
+        _server: server,
         api,
         alice,
         bob,
@@ -85,16 +86,9 @@ async fn rooms() -> Rooms {
 
 #[tokio::test]
 async fn query_narrows_hits_and_total() {
-    let Rooms {
-        server: _server,
-        api,
-        alice,
-        bob,
-        carol,
-        ours,
-        hers,
-        theirs: _,
-    } = rooms().await;
+    let r = rooms().await;
+    let (api, alice) = (&r.api, &r.alice);
+    let (ours, hers) = (r.ours, r.hers);
     let one = "walrus one from alice";
     let two = "walrus two from bob";
     let three = "walrus three from carol";
@@ -103,9 +97,9 @@ async fn query_narrows_hits_and_total() {
         (format!("roomId = {ours}"), vec![one, two]),
         (format!("roomId IN ({hers})"), vec![three]),
         // Bob's message in a room alice is not in stays out.
-        (format!("senderId = {}", bob.id), vec![two]),
+        (format!("senderId = {}", r.bob.id), vec![two]),
         (
-            format!("senderId <> {} AND roomId <> {hers}", carol.id),
+            format!("senderId <> {} AND roomId <> {hers}", r.carol.id),
             vec![one, two],
         ),
         ("type = 'text'".into(), vec![one, three, two]),
@@ -123,7 +117,7 @@ async fn query_narrows_hits_and_total() {
         ("NOT (roomId = 0)".into(), vec![one, three, two]),
     ];
     for (filter, want) in cases {
-        let body = search(&api, &alice, &filter, "").await;
+        let body = search(api, alice, &filter, "").await;
         let mut want: Vec<String> = want.into_iter().map(String::from).collect();
         want.sort();
         assert_eq!(contents(&body), want, "{filter}");
@@ -135,7 +129,7 @@ async fn query_narrows_hits_and_total() {
     // The filter applies before paging: one hit per page, two pages, and
     // the links keep the filter.
     let filter = format!("roomId = {ours}");
-    let first = search(&api, &alice, &filter, "limit=1").await;
+    let first = search(api, alice, &filter, "limit=1").await;
     let p = &first["meta"]["pagination"];
     assert_eq!(
         (&p["total"], &p["totalPages"], &first["meta"]["count"]),
@@ -152,8 +146,8 @@ async fn query_narrows_hits_and_total() {
 
     // ANDed with the roomId parameter.
     let body = search(
-        &api,
-        &alice,
+        api,
+        alice,
         &format!("roomId = {hers}"),
         &format!("roomId={ours}"),
     )
@@ -164,24 +158,17 @@ async fn query_narrows_hits_and_total() {
 
 #[tokio::test]
 async fn a_filter_never_reaches_past_my_rooms() {
-    let Rooms {
-        server: _server,
-        api,
-        alice,
-        bob,
-        carol,
-        ours,
-        hers: _,
-        theirs,
-    } = rooms().await;
+    let r = rooms().await;
+    let (api, alice) = (&r.api, &r.alice);
+    let (ours, theirs) = (r.ours, r.theirs);
 
     // Naming the room alice is not in finds nothing in it.
-    let body = search(&api, &alice, &format!("roomId = {theirs}"), "").await;
+    let body = search(api, alice, &format!("roomId = {theirs}"), "").await;
     assert!(contents(&body).is_empty(), "{body}");
     assert_eq!(body["meta"]["pagination"]["total"], 0);
     let body = search(
-        &api,
-        &alice,
+        api,
+        alice,
         &format!("roomId = {theirs}"),
         &format!("roomId={theirs}"),
     )
@@ -191,12 +178,12 @@ async fn a_filter_never_reaches_past_my_rooms() {
     // An OR cannot widen the scope: only alice's rooms match either side.
     for filter in [
         format!("roomId = {theirs} OR roomId = {ours}"),
-        format!("roomId = {theirs} OR senderId = {}", bob.id),
-        format!("senderId = {} OR roomId > 0", carol.id),
+        format!("roomId = {theirs} OR senderId = {}", r.bob.id),
+        format!("senderId = {} OR roomId > 0", r.carol.id),
         format!("NOT (roomId = {ours}) OR roomId = {theirs}"),
         "roomId IS NULL OR roomId IS NOT NULL".into(),
     ] {
-        let body = search(&api, &alice, &filter, "").await;
+        let body = search(api, alice, &filter, "").await;
         let found = contents(&body);
         assert!(
             found
@@ -208,7 +195,7 @@ async fn a_filter_never_reaches_past_my_rooms() {
     }
 
     // Bob, who is in `theirs`, does find its messages with the same filter.
-    let body = search(&api, &bob, &format!("roomId = {theirs}"), "").await;
+    let body = search(api, &r.bob, &format!("roomId = {theirs}"), "").await;
     assert_eq!(
         contents(&body),
         ["walrus hidden from bob", "walrus secret from carol"]
@@ -217,17 +204,10 @@ async fn a_filter_never_reaches_past_my_rooms() {
 
 #[tokio::test]
 async fn bad_search_filters_are_400_and_change_nothing() {
-    let Rooms {
-        server: _server,
-        api,
-        alice,
-        bob: _,
-        carol: _,
-        ours,
-        hers: _,
-        theirs: _,
-    } = rooms().await;
-    let before = api.history(&alice, ours).await;
+    let r = rooms().await;
+    let (api, alice) = (&r.api, &r.alice);
+    let ours = r.ours;
+    let before = api.history(alice, ours).await;
 
     let cases: &[(&str, &str)] = &[
         (
@@ -269,5 +249,5 @@ async fn bad_search_filters_are_400_and_change_nothing() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["meta"]["total"], 3);
-    assert_eq!(api.history(&alice, ours).await, before);
+    assert_eq!(api.history(alice, ours).await, before);
 }

@@ -1127,17 +1127,21 @@ mod tests {
             }
         }
 
-        /// The contents found for `q`, sorted.
-        fn found(&self, q: &str) -> Vec<String> {
-            let q = SearchQuery {
+        /// The user's search for `q`, with a `query=` filter if given.
+        fn query(&self, q: &str, filter: Option<&str>) -> SearchQuery {
+            SearchQuery {
                 user_id: self.user,
                 q: q.into(),
                 room_id: None,
-                filter: None,
+                filter: filter.map(|f| Filter::parse(f, SEARCH_FILTER_FIELDS).unwrap()),
                 limit: 10,
                 offset: 0,
-            };
-            let (hits, _) = self.store().search(&q).unwrap();
+            }
+        }
+
+        /// The contents found for `q`, sorted.
+        fn found(&self, q: &str) -> Vec<String> {
+            let (hits, _) = self.store().search(&self.query(q, None)).unwrap();
             let mut found: Vec<_> = hits.into_iter().map(|h| h.message.content).collect();
             found.sort();
             found
@@ -1291,17 +1295,6 @@ mod tests {
         assert_eq!((mark.seq, mark.rev), (f.next_seq - 1, f.next_rev - 1));
     }
 
-    fn search_for(f: &Fixture, q: &str, filter: &str) -> SearchQuery {
-        SearchQuery {
-            user_id: f.user,
-            q: q.into(),
-            room_id: None,
-            filter: Some(Filter::parse(filter, SEARCH_FILTER_FIELDS).unwrap()),
-            limit: 10,
-            offset: 0,
-        }
-    }
-
     /// A search's `query=` filter is evaluated on the message in the main
     /// database (attached read-only), not on the index's copy of its text,
     /// and each hit's message is one primary-key lookup, not a scan.
@@ -1321,7 +1314,7 @@ mod tests {
             "UPDATE messages_fts SET content = 'beta walrus copy' WHERE content = 'beta walrus'",
         );
         f.reopen();
-        let q = search_for(&f, "walrus", "content = 'beta walrus' AND seq > 0");
+        let q = f.query("walrus", Some("content = 'beta walrus' AND seq > 0"));
         let (hits, total) = f.store().search(&q).unwrap();
         let found: Vec<_> = hits.iter().map(|h| h.message.message_id.as_str()).collect();
         assert_eq!((found, total), (vec![B], 1));
