@@ -12,7 +12,7 @@ use crate::model::{
     FileId, HistoryCursor, LinkPreview, MessageChange, RoomId, SearchQuery, Seq, UserId,
 };
 use crate::service::{self, MessageRequest};
-use crate::store::{HistoryFilter, MESSAGE_FILTER_FIELDS};
+use crate::store::{HistoryFilter, MESSAGE_FILTER_FIELDS, SEARCH_FILTER_FIELDS};
 use serde::{Deserialize, Serialize};
 
 /// A message as clients post it over REST (users and bots alike).
@@ -235,6 +235,7 @@ struct SearchParams {
     limit: Option<u32>,
     offset: Option<u64>,
     page: Option<u64>,
+    query: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -246,14 +247,17 @@ struct SearchMeta {
     pagination: Pagination,
 }
 
-/// GET /api/messages/search?q=...&roomId=N&limit=N&offset=N|page=N — the
-/// caller's rooms only, best match first, `snippet` marked with `<mark>`.
-/// `q` is FTS5 syntax (words, "phrases", prefix*, AND/OR/NOT, NEAR); a
-/// query that does not parse is 400.
+/// GET /api/messages/search?q=...&roomId=N&query=...&limit=N&offset=N|page=N
+/// — the caller's rooms only, best match first, `snippet` marked with
+/// `<mark>`. `q` is FTS5 syntax (words, "phrases", prefix*, AND/OR/NOT,
+/// NEAR); a query that does not parse is 400. `query` filters the hits'
+/// messages (over `SEARCH_FILTER_FIELDS`) before they are ranked, counted
+/// and paged.
 pub async fn search(ctx: Ctx) -> Result<Reply> {
     let me = ctx.session().await?.user_id;
     let p: SearchParams = ctx.query()?;
     let limit = limit(p.limit)?;
+    let filter = listing::filter(p.query.as_deref(), SEARCH_FILTER_FIELDS)?;
     let offset = match (p.offset, p.page) {
         (Some(_), Some(_)) => {
             return Err(Error::validation(
@@ -270,18 +274,23 @@ pub async fn search(ctx: Ctx) -> Result<Reply> {
         user_id: me,
         q: p.q.clone().unwrap_or_default(),
         room_id: p.room_id,
+        filter,
         limit,
         offset,
     };
     let (hits, total) = service::search(&ctx.app, query).await?;
-    let q = percent_encoding::utf8_percent_encode(
-        p.q.as_deref().unwrap_or_default(),
-        percent_encoding::NON_ALPHANUMERIC,
-    )
-    .to_string();
+    let encode = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let q = encode(p.q.as_deref().unwrap_or_default());
     let room = p
         .room_id
         .map(|r| format!("&roomId={r}"))
+        .unwrap_or_default();
+    let filter = p
+        .query
+        .as_deref()
+        .map(|f| format!("&query={}", encode(f)))
         .unwrap_or_default();
     let page = offset / u64::from(limit) + 1;
     let meta = SearchMeta {
@@ -289,7 +298,7 @@ pub async fn search(ctx: Ctx) -> Result<Reply> {
         total,
         offset,
         pagination: Pagination::by_page(page, limit, total, |p| {
-            format!("/api/messages/search?q={q}{room}&page={p}&limit={limit}")
+            format!("/api/messages/search?q={q}{room}{filter}&page={p}&limit={limit}")
         }),
     };
     Ok(Reply::with_meta(&hits, Some(&meta)))

@@ -391,6 +391,9 @@ pub struct SearchQuery {
     /// FTS5 query syntax; a syntax error is the caller's 400.
     pub q: String,
     pub room_id: Option<RoomId>,
+    /// A `query=` filter over the hits' messages, checked against
+    /// `SEARCH_FILTER_FIELDS`; it narrows the rooms searched, never widens.
+    pub filter: Option<crate::query::Filter>,
     pub limit: u32,
     pub offset: u64,
 }

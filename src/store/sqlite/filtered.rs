@@ -102,6 +102,19 @@ impl<'a> List<'a> {
         }
     }
 
+    /// Adds `filter` evaluated on the one row `row` finds: `row` is the
+    /// `FROM … WHERE …` of a correlated subquery. For a list whose filter
+    /// is over another table than the one it pages (search pages the index
+    /// and filters messages): the filter's bare column names resolve in the
+    /// subquery first, and it can only narrow the list, never reach past it.
+    pub fn filter_exists(&mut self, filter: Option<&Filter>, row: &'static str) {
+        if let Some(filter) = filter {
+            let sql = filter.to_sql(&mut self.params);
+            self.conditions
+                .push(format!("EXISTS (SELECT 1 FROM {row} AND ({sql}))"));
+        }
+    }
+
     fn where_clause(&self) -> String {
         if self.conditions.is_empty() {
             String::new()
@@ -110,8 +123,10 @@ impl<'a> List<'a> {
         }
     }
 
-    /// How many rows match the conditions so far.
-    pub fn count(&self, conn: &Connection) -> StoreResult<u64> {
+    /// How many rows match the conditions so far. The statement's own
+    /// error is returned, so a caller can tell a client's fault (an FTS5
+    /// query that does not parse) from a failure.
+    pub fn count(&self, conn: &Connection) -> rusqlite::Result<u64> {
         let sql = format!("SELECT count(*) FROM {}{}", self.from, self.where_clause());
         let n: i64 =
             conn.query_row(&sql, rusqlite::params_from_iter(&self.params), |r| r.get(0))?;
@@ -119,26 +134,17 @@ impl<'a> List<'a> {
     }
 
     /// One page: `offset` rows skipped, at most `limit` (all when `None`).
+    /// Errors as [`List::count`].
     pub fn fetch<T>(
         &self,
         conn: &Connection,
         limit: Option<u32>,
         offset: u64,
         from_row: impl FnMut(&Row) -> rusqlite::Result<T>,
-    ) -> StoreResult<Vec<T>> {
-        let n = self.params.len();
-        let sql = format!(
-            "SELECT {} FROM {}{} ORDER BY {} LIMIT ?{} OFFSET ?{}",
-            self.columns,
-            self.from,
-            self.where_clause(),
-            self.order_by,
-            n + 1,
-            n + 2
-        );
+    ) -> rusqlite::Result<Vec<T>> {
         // The statement's text depends on the filter, so it is prepared
         // afresh rather than filling the statement cache with one-offs.
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare(&self.page_sql())?;
         // SQLite takes LIMIT and OFFSET as signed 64-bit integers.
         let limit = limit.map_or(-1, i64::from);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
@@ -148,6 +154,35 @@ impl<'a> List<'a> {
             .map(|p| p as &dyn ToSql)
             .chain([&limit as &dyn ToSql, &offset as &dyn ToSql]);
         let rows = stmt.query_map(rusqlite::params_from_iter(params), from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect()
+    }
+
+    /// The page query; LIMIT and OFFSET are the two parameters after the
+    /// list's own.
+    fn page_sql(&self) -> String {
+        let n = self.params.len();
+        format!(
+            "SELECT {} FROM {}{} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+            self.columns,
+            self.from,
+            self.where_clause(),
+            self.order_by,
+            n + 1,
+            n + 2
+        )
+    }
+
+    /// The page query's plan (the `detail` column of EXPLAIN QUERY PLAN),
+    /// for tests that check a list reads through the index it should.
+    #[cfg(test)]
+    pub fn plan(&self, conn: &Connection) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", self.page_sql()))?;
+        let params = self
+            .params
+            .iter()
+            .map(|p| p as &dyn ToSql)
+            .chain([&20 as &dyn ToSql, &0 as &dyn ToSql]);
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get(3))?;
+        rows.collect()
     }
 }

@@ -86,9 +86,13 @@ pub fn last_rev(conn: &Connection, room: RoomId) -> StoreResult<Rev> {
         .query_row([room], |r| r.get(0))?)
 }
 
-/// What `GET /api/rooms/{id}/messages?query=` may filter on. A deleted
-/// message's content is already blanked, so `content` finds no deleted text.
-pub const FILTER_FIELDS: &[Field] = &[
+/// What `GET /api/messages/search?query=` may filter on: the room, then
+/// every field of [`FILTER_FIELDS`]. Bare `messages` columns: the search
+/// evaluates the filter in a subquery over `messages` alone (see
+/// `search.rs`). A deleted message's content is already blanked, so
+/// `content` finds no deleted text.
+pub const SEARCH_FILTER_FIELDS: &[Field] = &[
+    Field::new("roomId", "room_id", FieldType::Integer),
     Field::new("seq", "seq", FieldType::Integer),
     Field::new("senderId", "sender_id", FieldType::Integer),
     Field::new("type", "kind", FieldType::Text).with_ops(&[Op::Eq, Op::Ne, Op::In]),
@@ -97,6 +101,10 @@ pub const FILTER_FIELDS: &[Field] = &[
     Field::new("editedAt", "edited_at", FieldType::Timestamp),
     Field::new("deletedAt", "deleted_at", FieldType::Timestamp),
 ];
+
+/// What `GET /api/rooms/{id}/messages?query=` may filter on: the search's
+/// fields but the room, which the path names.
+pub const FILTER_FIELDS: &[Field] = SEARCH_FILTER_FIELDS.split_at(1).1;
 
 /// A page of a room's history that passes `q.filter` (checked against
 /// [`FILTER_FIELDS`]), newest first: `q.offset` rows skipped below

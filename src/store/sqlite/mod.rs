@@ -58,7 +58,7 @@ pub use auto_seen::FILTER_FIELDS as AUTO_SEEN_FILTER_FIELDS;
 pub use bots::{DELIVERY_FILTER_FIELDS, FILTER_FIELDS as BOT_FILTER_FIELDS};
 pub use channels::FILTER_FIELDS as CHANNEL_FILTER_FIELDS;
 pub use contacts::FILTER_FIELDS as CONTACT_FILTER_FIELDS;
-pub use messages::FILTER_FIELDS as MESSAGE_FILTER_FIELDS;
+pub use messages::{FILTER_FIELDS as MESSAGE_FILTER_FIELDS, SEARCH_FILTER_FIELDS};
 pub use rooms::FILTER_FIELDS as ROOM_FILTER_FIELDS;
 pub use scheduled::FILTER_FIELDS as SCHEDULED_FILTER_FIELDS;
 pub use sessions::FILTER_FIELDS as SESSION_FILTER_FIELDS;
@@ -298,9 +298,13 @@ impl SqliteStore {
             .max_size(READ_POOL_SIZE)
             .test_on_check_out(false)
             .build(manager)?;
-        // The indexer created the file and its tables above.
-        let manager = SqliteConnectionManager::file(&search_path)
-            .with_init(move |c| setup_connection(c, Durability::Normal, ConnRole::Reader));
+        // The indexer created the file and its tables above; the main
+        // database is attached read-only for the filters of a search.
+        let main_path = path.clone();
+        let manager = SqliteConnectionManager::file(&search_path).with_init(move |c| {
+            setup_connection(c, Durability::Normal, ConnRole::Reader)?;
+            search::attach_main(c, &main_path)
+        });
         let search_pool = r2d2::Pool::builder()
             .max_size(SEARCH_POOL_SIZE)
             .min_idle(Some(0))
@@ -1028,7 +1032,7 @@ mod tests {
     }
 
     use crate::model::{MessageChange, MessageKind, NewMessage, RoomKind, SearchQuery};
-    use crate::store::{OpOutcome, RoomBatch, RoomOp};
+    use crate::store::{OpOutcome, RoomBatch, RoomOp, SEARCH_FILTER_FIELDS};
 
     fn post(user: UserId, id: &str, content: &str) -> RoomOp {
         RoomOp::Post(NewMessage {
@@ -1126,16 +1130,21 @@ mod tests {
             }
         }
 
-        /// The contents found for `q`, sorted.
-        fn found(&self, q: &str) -> Vec<String> {
-            let q = SearchQuery {
+        /// The user's search for `q`, with a `query=` filter if given.
+        fn query(&self, q: &str, filter: Option<&str>) -> SearchQuery {
+            SearchQuery {
                 user_id: self.user,
                 q: q.into(),
                 room_id: None,
+                filter: filter.map(|f| Filter::parse(f, SEARCH_FILTER_FIELDS).unwrap()),
                 limit: 10,
                 offset: 0,
-            };
-            let (hits, _) = self.store().search(&q).unwrap();
+            }
+        }
+
+        /// The contents found for `q`, sorted.
+        fn found(&self, q: &str) -> Vec<String> {
+            let (hits, _) = self.store().search(&self.query(q, None)).unwrap();
             let mut found: Vec<_> = hits.into_iter().map(|h| h.message.content).collect();
             found.sort();
             found
@@ -1287,6 +1296,44 @@ mod tests {
         assert_eq!(f.found("seal OR alpha OR beta"), ["delta seal"]);
         let mark = f.mark().unwrap();
         assert_eq!((mark.seq, mark.rev), (f.next_seq - 1, f.next_rev - 1));
+    }
+
+    /// A search's `query=` filter is evaluated on the message in the main
+    /// database (attached read-only), not on the index's copy of its text,
+    /// and each hit's message is one primary-key lookup, not a scan.
+    #[test]
+    fn a_search_filters_on_the_messages_of_the_main_database() {
+        let mut f = Fixture::new();
+        let user = f.user;
+        f.submit(vec![
+            post(user, A, "alpha walrus"),
+            post(user, B, "beta walrus"),
+        ]);
+        assert_eq!(f.found("walrus").len(), 2);
+        f.stop();
+        // Only the index's copy of B's text changes: a filter on content
+        // that read the index would now miss it.
+        f.doctor_index(
+            "UPDATE messages_fts SET content = 'beta walrus copy' WHERE content = 'beta walrus'",
+        );
+        f.reopen();
+        let q = f.query("walrus", Some("content = 'beta walrus' AND seq > 0"));
+        let (hits, total) = f.store().search(&q).unwrap();
+        let found: Vec<_> = hits.iter().map(|h| h.message.message_id.as_str()).collect();
+        assert_eq!((found, total), (vec![B], 1));
+
+        let index = f.store().search_pool.get().unwrap();
+        let plan = search::plan(&index, &q).unwrap();
+        // Expected: the FTS5 match, then per hit
+        // "SEARCH chat.messages USING PRIMARY KEY (room_id=? AND seq=?)".
+        let by_key = "SEARCH chat.messages USING PRIMARY KEY (room_id=? AND seq=?)";
+        assert!(plan.iter().any(|step| step == by_key), "{plan:#?}");
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN chat.")),
+            "{plan:#?}"
+        );
+        let write = index.execute("DELETE FROM chat.messages", []);
+        assert!(write.is_err(), "the main database is read-only here");
     }
 
     /// An index ahead of the main database (restored main copy, or a power

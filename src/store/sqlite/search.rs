@@ -7,11 +7,15 @@
 //! `search.db` only ever holds what `palaver.db` already says, so it may be
 //! deleted at any time: the next start rebuilds it.
 
-use super::{messages, reactions, rooms};
+use super::filtered::List;
+use super::{messages, reactions, rooms, MMAP_BYTES};
 use crate::model::{Rev, RoomId, SearchHit, SearchQuery, Seq};
+use crate::query::Value;
 use crate::store::{StoreError, StoreResult};
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use std::path::Path;
 
 /// Name of the index's database file inside the data directory.
 pub const SEARCH_DB_FILE: &str = "search.db";
@@ -121,15 +125,81 @@ pub fn replace(conn: &Connection, room: RoomId, seq: Seq, text: Option<&str>) ->
     Ok(())
 }
 
-/// Index rows among `rooms` (a JSON array of ids, bound as one value so
-/// the statement text stays the same for any number of rooms). The room is
-/// the high half of the rowid.
+/// The name the main database is attached under on search connections
+/// (see [`attach_main`]).
+const MAIN_SCHEMA: &str = "chat";
+
+/// Attaches the main database, read-only, to a `search.db` connection, so a
+/// search can filter its hits on the messages' columns in the same query
+/// (before ranking and paging). URI filenames are on: rusqlite opens every
+/// connection with `SQLITE_OPEN_URI`, which ATTACH follows.
+pub fn attach_main(conn: &Connection, main_path: &Path) -> rusqlite::Result<()> {
+    // A URI path is percent-encoded: `?`, `#` and `%` would otherwise end
+    // or escape it. Everything but unreserved characters and `/` is.
+    const PATH: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let path = percent_encode(main_path.as_os_str().as_encoded_bytes(), PATH);
+    // Bound, not spliced: the path never becomes SQL text.
+    conn.execute(
+        &format!("ATTACH DATABASE ?1 AS {MAIN_SCHEMA}"),
+        [format!("file:{path}?mode=ro")],
+    )?;
+    // The pragma without a schema name set the main database's only.
+    conn.execute_batch(&format!("PRAGMA {MAIN_SCHEMA}.mmap_size = {MMAP_BYTES};"))
+}
+
+/// What a hit reads from the index: its room and seq (from the rowid, see
+/// [`SCHEMA`]), the snippet with the matches between [`OPEN`] and
+/// [`CLOSE`], and its bm25 rank.
+fn hit_columns() -> String {
+    format!(
+        "f.rowid >> 32, f.rowid & 4294967295,
+         snippet(messages_fts, 0, char({open}), char({close}), '…', {SNIPPET_TOKENS}),
+         bm25(messages_fts)",
+        open = OPEN as u32,
+        close = CLOSE as u32,
+    )
+}
+
+/// Index rows among `rooms` (`?2`, a JSON array of ids, bound as one value
+/// so the statement text stays the same for any number of rooms) that match
+/// the FTS5 query `?1`. The room is the high half of the rowid.
 const SCOPE: &str = "messages_fts MATCH ?1
        AND (f.rowid >> 32) IN (SELECT value FROM json_each(?2))";
 
+/// The hit's message in the main database, where a `query=` filter is
+/// evaluated: a primary-key lookup per hit. Inside this subquery the
+/// filter's bare column names (`SEARCH_FILTER_FIELDS`) resolve to
+/// `messages` — the innermost FROM wins — never to the index's own
+/// `content`.
+const MESSAGE_OF_HIT: &str =
+    "chat.messages WHERE room_id = f.rowid >> 32 AND seq = f.rowid & 4294967295";
+
+/// The hits of `q` among `rooms` (see [`SCOPE`]) that pass its filter,
+/// best first; `columns` from [`hit_columns`].
+fn hits<'a>(columns: &'a str, q: &SearchQuery, rooms: String) -> List<'a> {
+    let params = vec![Value::Text(q.q.clone()), Value::Text(rooms)];
+    let mut list = List::with_params(
+        columns,
+        "messages_fts f",
+        "bm25(messages_fts), f.rowid DESC",
+        params,
+    );
+    list.fixed(SCOPE);
+    // After the scope, in parentheses: it narrows the rooms, never widens.
+    list.filter_exists(q.filter.as_ref(), MESSAGE_OF_HIT);
+    list
+}
+
 /// Searches the rooms `q.user_id` is in: the ranked hits from the index
-/// (`index`, a `search.db` connection), their messages from the main
-/// database (`main`). Returns the hits of the page and the total count.
+/// (`index`, a `search.db` connection with the main database attached),
+/// filtered by `q.filter` before they are counted and paged, and their
+/// messages from the main database (`main`). Returns the hits of the page
+/// and the total count.
 pub fn search(
     main: &Connection,
     index: &Connection,
@@ -146,30 +216,16 @@ pub fn search(
     // a 400 for everyone.
     let rooms = serde_json::to_string(&rooms)
         .map_err(|e| StoreError::Internal(format!("cannot encode room ids: {e}")))?;
-    let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-    let sql = format!(
-        "SELECT f.rowid >> 32, f.rowid & 4294967295,
-                snippet(messages_fts, 0, char({open}), char({close}), '…', {SNIPPET_TOKENS}),
-                bm25(messages_fts)
-         FROM messages_fts f WHERE {SCOPE}
-         ORDER BY bm25(messages_fts), f.rowid DESC LIMIT ?3 OFFSET ?4",
-        open = OPEN as u32,
-        close = CLOSE as u32,
-    );
-    type Found = (RoomId, Seq, String, f64);
-    let run = || -> rusqlite::Result<(Vec<Found>, u64)> {
-        let total: u64 = index
-            .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM messages_fts f WHERE {SCOPE}"
-            ))?
-            .query_row(params![q.q, rooms], |r| r.get(0))?;
-        let mut stmt = index.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![q.q, rooms, q.limit, offset], |r| {
+    let columns = hit_columns();
+    let list = hits(&columns, q, rooms);
+    let run = || -> rusqlite::Result<_> {
+        let total = list.count(index)?;
+        let found = list.fetch(index, Some(q.limit), q.offset, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
-        Ok((rows.collect::<Result<_, _>>()?, total))
+        Ok((found, total))
     };
-    let (found, total) = run().map_err(query_error)?;
+    let (found, total): (Vec<(RoomId, Seq, String, f64)>, u64) = run().map_err(query_error)?;
     let mut hits = Vec::with_capacity(found.len());
     for (room, seq, snippet, rank) in found {
         // Deleted (or its room deleted) since the index was read: skipped.
@@ -184,6 +240,14 @@ pub fn search(
         });
     }
     Ok((hits, total))
+}
+
+/// The plan of `q`'s page query, for tests that check how a filtered
+/// search reads the main database.
+#[cfg(test)]
+pub fn plan(index: &Connection, q: &SearchQuery) -> StoreResult<Vec<String>> {
+    let columns = hit_columns();
+    Ok(hits(&columns, q, "[1]".into()).plan(index)?)
 }
 
 /// The mark of one room as stored, for tests that look behind the indexer.
@@ -206,8 +270,10 @@ pub fn stored_mark(conn: &Connection, room: RoomId) -> StoreResult<Option<Mark>>
 
 /// FTS5 reports a query it cannot parse as a plain SQLITE_ERROR at step
 /// time ("fts5: syntax error near ...", "unterminated string", "no such
-/// column: x"...). The statements are fixed and prepared before stepping,
-/// so a plain SQLITE_ERROR here is the query's fault: 400. Only messages
+/// column: x"...). The statements are built only from our own SQL and
+/// allow-listed columns (a `query=` filter is checked before it gets here,
+/// and its values are bound), so a plain SQLITE_ERROR here is the query's
+/// fault: 400. Only messages
 /// known to be about the query are passed on; I/O, corruption, busy and
 /// the rest have other codes and stay internal.
 fn query_error(e: rusqlite::Error) -> StoreError {
