@@ -10,6 +10,7 @@ use crate::model::{
 use crate::query::{Field, FieldType, Op, Value};
 use crate::store::list::Page;
 use crate::store::{HistoryFilter, StoreError, StoreResult};
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// The columns [`from_row`] reads, in its order.
@@ -24,26 +25,31 @@ pub(super) fn id_bytes(id: &str) -> StoreResult<[u8; 16]> {
         .map_err(|_| StoreError::Internal(format!("not a UUID: {id}")))
 }
 
+/// A stored 16-byte id as its hyphenated text. Read in place and written
+/// into a stack buffer: history pages turn up to three ids per message into
+/// text, and the copies showed in the history profile.
 pub(super) fn id_text(r: &Row, column: usize) -> rusqlite::Result<Option<String>> {
-    let bytes: Option<Vec<u8>> = r.get(column)?;
-    bytes
-        .map(|b| {
-            uuid::Uuid::from_slice(&b)
-                .map(|u| u.hyphenated().to_string())
-                .map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        column,
-                        rusqlite::types::Type::Blob,
-                        Box::new(e),
-                    )
-                })
-        })
-        .transpose()
+    let bytes = match r.get_ref(column)? {
+        ValueRef::Null => return Ok(None),
+        ValueRef::Blob(bytes) => bytes,
+        other => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                column,
+                String::new(),
+                other.data_type(),
+            ))
+        }
+    };
+    let id = uuid::Uuid::from_slice(bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, Box::new(e))
+    })?;
+    let mut buffer = uuid::Uuid::encode_buffer();
+    Ok(Some(id.hyphenated().encode_lower(&mut buffer).to_owned()))
 }
 
 /// A message from the [`COLUMNS`] of a row; reactions are attached apart.
 pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
-    let kind: String = r.get(4)?;
+    let kind = r.get_ref(4)?.as_str()?;
     let deleted_at: Option<i64> = r.get(10)?;
     Ok(Message {
         room_id: r.get(0)?,
@@ -51,7 +57,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Message> {
         message_id: id_text(r, 2)?.unwrap_or_default(),
         sender_id: r.get(3)?,
         // Only kinds from MessageKind::as_str are ever written.
-        kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Text),
+        kind: MessageKind::parse(kind).unwrap_or(MessageKind::Text),
         content: r.get(5)?,
         reply_id: id_text(r, 6)?,
         created_at: Timestamp(r.get(7)?),
