@@ -135,12 +135,11 @@ pub async fn list(ctx: Ctx) -> Result<Reply> {
             ))
         }
     };
-    // One trip to the blocking pool: membership, page and room length.
+    // Membership, page and room length in one short read, on this thread.
     let (messages, last_seq) = ctx
         .app
         .store
-        .run(move |s| s.member_history(id, me, cursor, limit))
-        .await?
+        .run_short(move |s| s.member_history(id, me, cursor, limit))?
         .ok_or_else(|| Error::not_found("room"))?;
     let oldest = messages.last().map(|m| m.seq);
     let pagination = match cursor {

@@ -158,6 +158,10 @@ const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// Reads run on the async workers themselves ([`StoreHandle::run_short`]
+    /// (crate::store::StoreHandle::run_short)): one connection per thread
+    /// that may run them, so taking one never waits.
+    short_pool: r2d2::Pool<SqliteConnectionManager>,
     /// Reads of `search.db`.
     search_pool: r2d2::Pool<SqliteConnectionManager>,
     writer: writer::Writer,
@@ -195,7 +199,9 @@ fn in_read_transaction<T>(
     let result = read(conn);
     // Ends the transaction whatever `read` did, so the pooled connection
     // never goes back to the pool inside one.
-    let end = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+    let end = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]));
     let value = result?;
     end?;
     Ok(value)
@@ -308,14 +314,23 @@ impl SqliteStore {
         // Catches up with the main database by itself, in the background.
         let indexer = std::sync::Arc::new(indexer::Indexer::start(&search_path, &path)?);
 
-        let manager = SqliteConnectionManager::file(&path)
-            .with_init(move |c| setup_connection(c, durability, ConnRole::Reader));
+        let readers = || {
+            SqliteConnectionManager::file(&path)
+                .with_init(move |c| setup_connection(c, durability, ConnRole::Reader))
+        };
         // No liveness query on checkout: a SQLite file cannot drop the
         // connection, and the query cost a parse per request.
         let pool = r2d2::Pool::builder()
             .max_size(READ_POOL_SIZE)
             .test_on_check_out(false)
-            .build(manager)?;
+            .build(readers())?;
+        // The async workers are one per CPU; twice that leaves room for
+        // any other runtime thread, so no worker ever waits here.
+        let short_reads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32 * 2;
+        let short_pool = r2d2::Pool::builder()
+            .max_size(short_reads)
+            .test_on_check_out(false)
+            .build(readers())?;
         // The indexer created the file and its tables above; the main
         // database is attached read-only for the filters of a search.
         let main_path = path.clone();
@@ -331,6 +346,7 @@ impl SqliteStore {
         let writer = writer::Writer::start(conn, writer, indexer.clone())?;
         Ok(SqliteStore {
             pool,
+            short_pool,
             search_pool,
             writer,
             indexer,
@@ -339,6 +355,11 @@ impl SqliteStore {
 
     fn conn(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)
+    }
+
+    /// A connection for a read that runs on an async worker.
+    fn short_conn(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
+        Ok(self.short_pool.get()?)
     }
 }
 
@@ -452,7 +473,7 @@ impl Store for SqliteStore {
         cursor: HistoryCursor,
         limit: u32,
     ) -> StoreResult<Option<(Vec<Message>, Seq)>> {
-        let conn = self.conn()?;
+        let conn = self.short_conn()?;
         in_read_transaction(&conn, |conn| {
             if rooms::member_role(conn, room, user)?.is_none() {
                 return Ok(None);
