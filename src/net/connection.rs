@@ -316,11 +316,17 @@ async fn write_loop(
     let mut frames = Vec::new();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
+    // Made once, not on every pass: each new one registers with (and on
+    // drop leaves) a waiter list shared by every socket, under its lock,
+    // and the writer wakes once per delivered burst.
+    let cancelled = shutdown.cancelled();
+    let kicked = kick.kicked();
+    tokio::pin!(cancelled, kicked);
     let close = loop {
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => break Some((close_code::GOING_AWAY, "server shutting down")),
-            reason = kick.kicked() => break Some(kick_close(reason)),
+            _ = &mut cancelled => break Some((close_code::GOING_AWAY, "server shutting down")),
+            reason = &mut kicked => break Some(kick_close(reason)),
             reason = &mut close_rx => break reason.ok(),
             item = rx.recv() => {
                 let Some(item) = item else { break None };
@@ -415,10 +421,15 @@ impl Reader {
     /// Reads until the peer leaves or breaks the protocol; returns the close
     /// frame to send.
     async fn run(&mut self, source: &mut Source) -> (u16, &'static str) {
+        // Made once for the socket's life (see `write_loop`).
+        let (kick, shutdown) = (self.conn.kick.clone(), self.app.shutdown.clone());
+        let kicked = kick.kicked();
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(kicked, cancelled);
         loop {
             let next = tokio::select! {
-                reason = self.conn.kick.kicked() => return kick_close(reason),
-                _ = self.app.shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
+                reason = &mut kicked => return kick_close(reason),
+                _ = &mut cancelled => return (close_code::GOING_AWAY, "server shutting down"),
                 _ = &mut self.expiry => {
                     match service::authenticate(&self.app, &self.token).await {
                         Ok(session) => {
