@@ -401,6 +401,12 @@ fi
     done
     echo
 
+    # What profiling found: kept by hand, next to the numbers it explains.
+    if [[ -f bench/findings.md ]]; then
+        cat bench/findings.md
+        echo
+    fi
+
     echo "## Raw results"
     echo
     echo "One JSON line per run, as printed by palaver-load."
