@@ -141,8 +141,15 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         handshake.token = token_from_request(req);
         Ok(resp)
     };
-    let upgrade =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config()));
+    // Boxed, like every other one-off step of this function below: a
+    // future's size is that of its largest await, and it is kept for the
+    // socket's whole life, so a big handshake or request future held
+    // inline would cost every idle socket its size.
+    let upgrade = Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        callback,
+        Some(ws_config()),
+    ));
     let ws = match tokio::time::timeout(AUTH_TIMEOUT, upgrade).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -157,21 +164,32 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     let mut request_id = None;
     let token = match handshake.token {
         Some(token) => Some(token),
-        None => match first_frame_auth(&mut source).await {
+        None => match Box::pin(first_frame_auth(&mut source)).await {
             Ok((token, rid)) => {
                 request_id = rid;
                 Some(token)
             }
             Err(reason) => {
-                refuse(&mut sink, format, None, &Error::Unauthorized(reason)).await;
+                Box::pin(refuse(
+                    &mut sink,
+                    format,
+                    None,
+                    &Error::Unauthorized(reason),
+                ))
+                .await;
                 return;
             }
         },
     };
-    let session = match service::authenticate(&app, token.as_deref().unwrap_or_default()).await {
+    let session = match Box::pin(service::authenticate(
+        &app,
+        token.as_deref().unwrap_or_default(),
+    ))
+    .await
+    {
         Ok(session) => session,
         Err(e) => {
-            refuse(&mut sink, format, request_id.as_deref(), &e).await;
+            Box::pin(refuse(&mut sink, format, request_id.as_deref(), &e)).await;
             return;
         }
     };
@@ -191,15 +209,13 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
         }
         .encode_for(format),
     ));
-    let connected = app
-        .registry
-        .send(Connect {
-            user_id,
-            conn: conn.clone(),
-        })
-        .await
-        .map_err(Error::from)
-        .and_then(|r| r);
+    let connected = Box::pin(app.registry.send(Connect {
+        user_id,
+        conn: conn.clone(),
+    }))
+    .await
+    .map_err(Error::from)
+    .and_then(|r| r);
     let writer = tokio::spawn(write_loop(
         sink,
         format,
@@ -217,7 +233,7 @@ pub async fn serve(app: Arc<App>, stream: TcpStream, peer: SocketAddr) {
     // "end session" before the user actor knew this socket; check again now
     // that any later logout is sure to reach it.
     let token = token.unwrap_or_default();
-    if service::authenticate(&app, &token).await.is_err() {
+    if Box::pin(service::authenticate(&app, &token)).await.is_err() {
         conn.kick.kick(KickReason::SessionEnded);
     }
     tracing::debug!(%peer, user_id, conn = conn.id, "websocket connected");
@@ -431,7 +447,7 @@ impl Reader {
                 reason = &mut kicked => return kick_close(reason),
                 _ = &mut cancelled => return (close_code::GOING_AWAY, "server shutting down"),
                 _ = &mut self.expiry => {
-                    match service::authenticate(&self.app, &self.token).await {
+                    match Box::pin(service::authenticate(&self.app, &self.token)).await {
                         Ok(session) => {
                             self.expiry.as_mut().reset(expiry_deadline(session.expires_at));
                             continue;
@@ -446,11 +462,12 @@ impl Reader {
                 Ok(None) | Ok(Some(Ok(WsMessage::Close(_)))) => return (1000, "bye"),
                 Ok(Some(Ok(WsMessage::Text(text)))) => {
                     let decoded = protocol::decode(text.as_bytes());
-                    self.handle(decoded, || json_request_id(text.as_bytes()))
-                        .await
+                    // Boxed: see `serve`; an action's future is as big as
+                    // the biggest action, and lives only while it runs.
+                    Box::pin(self.handle(decoded, || json_request_id(text.as_bytes()))).await
                 }
                 Ok(Some(Ok(WsMessage::Binary(bytes)))) => {
-                    self.handle(protocol::binary::decode(&bytes), || None).await
+                    Box::pin(self.handle(protocol::binary::decode(&bytes), || None)).await
                 }
                 Ok(Some(Ok(_))) => {} // ping/pong: answered by tungstenite
                 Ok(Some(Err(WsError::Capacity(_)))) => {
