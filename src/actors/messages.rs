@@ -125,9 +125,17 @@ pub enum Outgoing {
     /// was held.
     ResumeData {
         room_id: RoomId,
-        frames: Vec<(Seq, Encoded)>,
-        changes: Vec<Encoded>,
+        replay: Box<Replay>,
     },
+}
+
+/// What a resume sends a socket, boxed in [`Outgoing::ResumeData`]: a
+/// socket queue's slots are as big as the biggest item, and a block of
+/// slots stays allocated for every idle socket, while resumes are rare.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub frames: Vec<(Seq, Encoded)>,
+    pub changes: Vec<Encoded>,
 }
 
 // ---- registry ----

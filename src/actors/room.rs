@@ -990,8 +990,7 @@ impl Handler<Resume> for RoomActor {
             let (count, changed) = (frames.len() as u64, changes.len() as u64);
             msg.conn.offer(Outgoing::ResumeData {
                 room_id,
-                frames,
-                changes,
+                replay: Box::new(Replay { frames, changes }),
             });
             ResumeStatus::Replayed {
                 count,

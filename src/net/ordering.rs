@@ -4,7 +4,7 @@
 //! Change frames (edits, deletes, reactions) are held too, and never
 //! dropped as repeats: they carry no new seq.
 
-use crate::actors::messages::Outgoing;
+use crate::actors::messages::{Outgoing, Replay};
 use crate::model::{RoomId, Seq};
 use crate::protocol::Encoded;
 use std::collections::HashMap;
@@ -93,11 +93,8 @@ impl Ordering {
             Outgoing::ResumeStart { room_id } => {
                 self.rooms.entry(room_id).or_default().held = Some(Vec::new());
             }
-            Outgoing::ResumeData {
-                room_id,
-                frames,
-                changes,
-            } => {
+            Outgoing::ResumeData { room_id, replay } => {
+                let Replay { frames, changes } = *replay;
                 let room = self.rooms.entry(room_id).or_default();
                 let held = room.held.take().unwrap_or_default();
                 // The replay fills the hole below what went out live, so
@@ -146,8 +143,10 @@ mod tests {
     fn replay(seqs: &[Seq]) -> Outgoing {
         Outgoing::ResumeData {
             room_id: 1,
-            frames: seqs.iter().map(|s| (*s, frame(*s))).collect(),
-            changes: Vec::new(),
+            replay: Box::new(Replay {
+                frames: seqs.iter().map(|s| (*s, frame(*s))).collect(),
+                changes: Vec::new(),
+            }),
         }
     }
 
@@ -195,8 +194,10 @@ mod tests {
             change("e2"),
             Outgoing::ResumeData {
                 room_id: 1,
-                frames: vec![(1, frame(1))],
-                changes: vec![Encoded::new("e1".into(), Default::default())],
+                replay: Box::new(Replay {
+                    frames: vec![(1, frame(1))],
+                    changes: vec![Encoded::new("e1".into(), Default::default())],
+                }),
             },
             change("e3"),
         ]);
