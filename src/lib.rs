@@ -19,11 +19,11 @@
 //!   `store::list` is the one list query (a `query::Filter`, sort, page over
 //!   allow-listed fields) that every Management API collection shares.
 //! - [`actors`] — actix actors: the registry, one actor per active room
-//!   (members, next seq, fan-out, read positions, typing), one per
-//!   connected user (sockets — WebSocket or SSE — rooms, presence,
-//!   batched delivered positions, online interval, online-time goal timer).
-//!   Actors share the System arbiter thread, so a fan-out from a room to
-//!   its user actors never crosses threads (spreading rooms and users over
+//!   (members, next seq, fan-out straight onto the members' sockets, read
+//!   and batched delivered positions, typing), one per connected user
+//!   (their shared socket list, rooms, presence, online interval,
+//!   online-time goal timer). Actors share the System arbiter thread, so
+//!   the socket lists they share are never contended (spreading rooms and users over
 //!   one arbiter per core was measured: fan-out CPU per delivery rose from
 //!   19.1 to 21.4 µs and persistence gained nothing). The listeners' tasks
 //!   run on the multi-thread tokio runtime. All actor messages are in

@@ -1,6 +1,6 @@
 //! Every actor message, in one file, as small named structs.
 
-use super::{RoomActor, UserActor};
+use super::{RoomActor, Sockets, UserActor};
 use crate::error::Error;
 use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, Seq, UserId,
@@ -178,9 +178,17 @@ pub struct ForgetRoom {
     pub addr: Addr<RoomActor>,
 }
 
-/// Which of these users are online, with their actors.
+/// An online user as the others see them: their actor, and their open
+/// sockets, which rooms deliver to directly.
+#[derive(Clone)]
+pub struct OnlineUser {
+    pub addr: Addr<UserActor>,
+    pub sockets: Sockets,
+}
+
+/// Which of these users are online.
 #[derive(Message)]
-#[rtype(result = "Vec<(UserId, Addr<UserActor>)>")]
+#[rtype(result = "Vec<(UserId, OnlineUser)>")]
 pub struct OnlineUsers {
     pub user_ids: Vec<UserId>,
 }
@@ -190,7 +198,7 @@ pub struct OnlineUsers {
 #[rtype(result = "()")]
 pub struct UserOnline {
     pub user_id: UserId,
-    pub addr: Addr<UserActor>,
+    pub user: OnlineUser,
     pub rooms: Vec<RoomId>,
 }
 
@@ -321,7 +329,7 @@ pub struct SetRole {
 #[rtype(result = "()")]
 pub struct MemberOnline {
     pub user_id: UserId,
-    pub addr: Addr<UserActor>,
+    pub user: OnlineUser,
 }
 
 #[derive(Message)]
@@ -386,13 +394,6 @@ pub struct RemoveConn {
     pub conn_id: ConnId,
 }
 
-/// One fanned-out item for all of this user's sockets.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Deliver {
-    pub item: Outgoing,
-}
-
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct JoinedRoom {
@@ -404,11 +405,6 @@ pub struct JoinedRoom {
 pub struct LeftRoom {
     pub room_id: RoomId,
 }
-
-/// Close all of this user's sockets now (they fell behind, or shutdown).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Evict;
 
 /// The last socket is gone: leave the rooms and stop.
 #[derive(Message)]

@@ -6,11 +6,13 @@ mod goal;
 pub mod messages;
 mod registry;
 mod room;
+mod sockets;
 mod user;
 mod watch;
 
 pub use registry::RegistryActor;
 pub use room::RoomActor;
+pub use sockets::Sockets;
 pub use user::UserActor;
 pub use watch::{RoomWatch, RoomWatches};
 
@@ -36,7 +38,7 @@ pub struct ActorLimits {
     /// A user whose last socket closed stays online this long, so a quick
     /// reconnect (a page reload, a network switch) sends no presence frames.
     pub presence_grace: Duration,
-    /// How often a user actor writes the delivered positions it gathered.
+    /// How often a room actor writes the delivered positions it gathered.
     pub delivered_flush: Duration,
 }
 

@@ -2,7 +2,7 @@
 //! only touch maps and never wait, so it is never the bottleneck of a room.
 
 use super::messages::*;
-use super::{ActorLimits, RoomActor, RoomWatches, UserActor};
+use super::{ActorLimits, RoomActor, RoomWatches, Sockets, UserActor};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::{RoomId, UserId};
@@ -23,8 +23,9 @@ pub struct RegistryActor {
     /// Handed to every room actor: who follows which room's commits.
     watches: RoomWatches,
     rooms: HashMap<RoomId, Addr<RoomActor>>,
-    /// Online users: their actor and how many sockets they have open.
-    users: HashMap<UserId, (Addr<UserActor>, usize)>,
+    /// Online users: their actor and sockets, and how many sockets they
+    /// have open.
+    users: HashMap<UserId, (OnlineUser, usize)>,
 }
 
 impl RegistryActor {
@@ -62,14 +63,20 @@ impl Handler<Connect> for RegistryActor {
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
         let registry = ctx.address();
         let store = self.store.clone();
-        let limits = self.limits;
         let clock = self.clock.clone();
         let entry = self.users.entry(msg.user_id).or_insert_with(|| {
-            let actor = UserActor::new(msg.user_id, registry, store, limits, clock);
-            (actor.start(), 0)
+            let sockets = Sockets::default();
+            let actor = UserActor::new(msg.user_id, registry, store, clock, sockets.clone());
+            (
+                OnlineUser {
+                    addr: actor.start(),
+                    sockets,
+                },
+                0,
+            )
         });
         entry.1 += 1;
-        let addr = entry.0.clone();
+        let addr = entry.0.addr.clone();
         Box::pin(async move {
             addr.send(AddConn { conn: msg.conn }).await?;
             Ok(())
@@ -84,19 +91,23 @@ impl Handler<Disconnect> for RegistryActor {
     /// offline) only after `presence_grace`, and only if no socket came
     /// back meanwhile: a reload or a network switch does not flap.
     fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
-        let Some((addr, count)) = self.users.get_mut(&msg.user_id) else {
+        let Some((user, count)) = self.users.get_mut(&msg.user_id) else {
             return;
         };
         *count = count.saturating_sub(1);
-        addr.do_send(RemoveConn {
+        user.addr.do_send(RemoveConn {
             conn_id: msg.conn_id,
         });
         if *count > 0 {
             return;
         }
-        let (user_id, addr) = (msg.user_id, addr.clone());
+        let (user_id, addr) = (msg.user_id, user.addr.clone());
         ctx.run_later(self.limits.presence_grace, move |act, _| {
-            if act.users.get(&user_id) == Some(&(addr.clone(), 0)) {
+            let idle = act
+                .users
+                .get(&user_id)
+                .is_some_and(|(user, count)| user.addr == addr && *count == 0);
+            if idle {
                 act.users.remove(&user_id);
                 addr.do_send(Shutdown);
             }
@@ -148,7 +159,7 @@ impl Handler<OnlineUsers> for RegistryActor {
         MessageResult(
             msg.user_ids
                 .into_iter()
-                .filter_map(|id| self.users.get(&id).map(|(addr, _)| (id, addr.clone())))
+                .filter_map(|id| self.users.get(&id).map(|(user, _)| (id, user.clone())))
                 .collect(),
         )
     }
@@ -165,7 +176,7 @@ impl Handler<UserOnline> for RegistryActor {
             .map(|room| {
                 room.send(MemberOnline {
                     user_id: msg.user_id,
-                    addr: msg.addr.clone(),
+                    user: msg.user.clone(),
                 })
             })
             .collect();
@@ -193,8 +204,8 @@ impl Handler<GoalChanged> for RegistryActor {
     type Result = ();
 
     fn handle(&mut self, msg: GoalChanged, _: &mut Self::Context) {
-        if let Some((addr, _)) = self.users.get(&msg.user_id) {
-            addr.do_send(msg);
+        if let Some((user, _)) = self.users.get(&msg.user_id) {
+            user.addr.do_send(msg);
         }
     }
 }
@@ -203,8 +214,8 @@ impl Handler<EndSessions> for RegistryActor {
     type Result = ();
 
     fn handle(&mut self, msg: EndSessions, _: &mut Self::Context) {
-        if let Some((addr, _)) = self.users.get(&msg.user_id) {
-            addr.do_send(msg);
+        if let Some((user, _)) = self.users.get(&msg.user_id) {
+            user.addr.do_send(msg);
         }
     }
 }

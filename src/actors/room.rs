@@ -3,10 +3,18 @@
 //! while a batch is being committed, new posts queue here and travel
 //! together in the next batch. With one batch in flight, seqs are assigned
 //! in order, stay gap-free, and fan-out follows commit order.
+//!
+//! The fan-out puts each item on the online members' sockets itself (their
+//! shared [`super::Sockets`] lists) and remembers the highest seq that
+//! reached a socket of each member. Those delivered positions are written
+//! every `delivered_flush`, when a member goes offline and when the actor
+//! stops: the hot path never waits on SQLite; the cost is that a crash
+//! loses up to one interval of them (the stored position then trails the
+//! truth; it never runs ahead of it).
 
 use super::messages::*;
 use super::watch::Followed;
-use super::{ActorLimits, RegistryActor, RoomWatches, UserActor};
+use super::{ActorLimits, RegistryActor, RoomWatches};
 use crate::error::Error;
 use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, RoomKind, Seq,
@@ -109,11 +117,14 @@ pub struct RoomActor {
     state: State,
     kind: RoomKind,
     members: HashMap<UserId, Role>,
-    /// Online members and the actor that reaches their sockets.
-    online: HashMap<UserId, Addr<UserActor>>,
+    /// Online members: their actor and their sockets.
+    online: HashMap<UserId, OnlineUser>,
     /// Online users who are not (yet) members: someone whose join is being
     /// committed. Kept so the join can put them online at once.
-    standby: HashMap<UserId, Addr<UserActor>>,
+    standby: HashMap<UserId, OnlineUser>,
+    /// Per member, the highest seq that reached one of their sockets and is
+    /// not written yet.
+    delivered: HashMap<UserId, Seq>,
     /// The seq the next inserted message gets.
     next_seq: Seq,
     /// The rev the next changed message gets.
@@ -148,6 +159,7 @@ impl RoomActor {
             members: HashMap::new(),
             online: HashMap::new(),
             standby: HashMap::new(),
+            delivered: HashMap::new(),
             next_seq: 1,
             next_rev: 1,
             queued: Vec::new(),
@@ -194,27 +206,42 @@ impl RoomActor {
         }
     }
 
-    /// Sends one item to every online member (except `skip`), without ever
-    /// waiting. A member whose mailbox is full is evicted.
+    /// Puts one item on every socket of every online member (except
+    /// `skip`), without ever waiting. A socket whose queue is full is
+    /// kicked (it reconnects and resumes); the member's other sockets and
+    /// the other members go on.
     fn fan_out(&mut self, item: &Outgoing, skip: Option<UserId>) {
-        let mut dropped = Vec::new();
-        for (user, addr) in &self.online {
+        let seq = match item {
+            Outgoing::RoomFrame { seq, .. } => Some(*seq),
+            _ => None,
+        };
+        for (user, member) in &self.online {
             if Some(*user) == skip {
                 continue;
             }
-            match addr.try_send(Deliver { item: item.clone() }) {
-                Ok(()) => {}
-                Err(SendError::Full(_)) => {
-                    tracing::debug!(room = self.room_id, user, "member mailbox full; evicting");
-                    addr.do_send(Evict);
-                    dropped.push(*user);
-                }
-                Err(SendError::Closed(_)) => dropped.push(*user),
+            if let (true, Some(seq)) = (member.sockets.offer(item), seq) {
+                let newest = self.delivered.entry(*user).or_default();
+                *newest = (*newest).max(seq);
             }
         }
-        for user in dropped {
-            self.online.remove(&user);
+    }
+
+    /// Writes the delivered positions gathered since the last flush, off
+    /// the actor (a pooled connection on the blocking pool).
+    fn flush_delivered(&mut self) {
+        if self.delivered.is_empty() {
+            return;
         }
+        let positions: Vec<(UserId, Seq)> = self.delivered.drain().collect();
+        let (store, room_id) = (self.store.clone(), self.room_id);
+        actix::spawn(async move {
+            if let Err(e) = store
+                .run(move |s| s.mark_delivered(room_id, &positions))
+                .await
+            {
+                tracing::warn!(room_id, error = %e, "cannot write delivered positions");
+            }
+        });
     }
 
     fn fan_out_message(&mut self, frame: &ServerFrame, seq: Seq) {
@@ -424,11 +451,11 @@ impl RoomActor {
             AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);
                 self.forget_followers();
-                if let Some(addr) = self.standby.remove(&user_id) {
-                    addr.do_send(JoinedRoom {
+                if let Some(user) = self.standby.remove(&user_id) {
+                    user.addr.do_send(JoinedRoom {
                         room_id: self.room_id,
                     });
-                    self.online.insert(user_id, addr);
+                    self.online.insert(user_id, user);
                 }
                 let frame = ServerFrame::ParticipantAdded {
                     room_id: self.room_id,
@@ -449,11 +476,12 @@ impl RoomActor {
                 self.forget_followers();
                 // Rejoining starts from a fresh participants row.
                 self.read.remove(&user_id);
-                if let Some(addr) = self.online.remove(&user_id) {
-                    addr.do_send(LeftRoom {
+                self.delivered.remove(&user_id);
+                if let Some(user) = self.online.remove(&user_id) {
+                    user.addr.do_send(LeftRoom {
                         room_id: self.room_id,
                     });
-                    self.standby.insert(user_id, addr);
+                    self.standby.insert(user_id, user);
                 }
             }
         }
@@ -517,6 +545,11 @@ impl Actor for RoomActor {
             act.read = read.into_iter().collect();
             act.state = State::Ready;
         }));
+        ctx.run_interval(self.limits.delivered_flush, |act, _| act.flush_delivered());
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.flush_delivered();
     }
 }
 
@@ -662,8 +695,8 @@ impl Handler<AddMember> for RoomActor {
                 .await
         };
         ctx.wait(lookup.into_actor(self).map(|found, act, _| {
-            for (id, addr) in found.unwrap_or_default() {
-                act.standby.insert(id, addr);
+            for (id, user) in found.unwrap_or_default() {
+                act.standby.insert(id, user);
             }
         }));
         self.enqueue_message(op, ctx)
@@ -732,13 +765,15 @@ impl Handler<DeleteRoom> for RoomActor {
                 room_id: act.room_id,
             };
             act.fan_out(&Outgoing::Frame(frame.encode()), None);
-            for addr in act.online.values() {
-                addr.do_send(LeftRoom {
+            for user in act.online.values() {
+                user.addr.do_send(LeftRoom {
                     room_id: act.room_id,
                 });
             }
             act.members.clear();
             act.online.clear();
+            // The participants rows are gone with the room.
+            act.delivered.clear();
             act.registry.do_send(ForgetRoom {
                 room_id: act.room_id,
                 addr: ctx.address(),
@@ -782,9 +817,9 @@ impl Handler<MemberOnline> for RoomActor {
 
     fn handle(&mut self, msg: MemberOnline, _: &mut Self::Context) {
         if self.members.contains_key(&msg.user_id) {
-            self.online.insert(msg.user_id, msg.addr);
+            self.online.insert(msg.user_id, msg.user);
         } else {
-            self.standby.insert(msg.user_id, msg.addr);
+            self.standby.insert(msg.user_id, msg.user);
         }
     }
 }
@@ -792,11 +827,16 @@ impl Handler<MemberOnline> for RoomActor {
 impl Handler<MemberOffline> for RoomActor {
     type Result = ();
 
+    /// The member's delivered position is written now, as it no longer
+    /// moves (with the others' pending ones: one write for the room).
     fn handle(&mut self, msg: MemberOffline, _: &mut Self::Context) {
         for map in [&mut self.online, &mut self.standby] {
-            if map.get(&msg.user_id) == Some(&msg.addr) {
+            if map.get(&msg.user_id).is_some_and(|u| u.addr == msg.addr) {
                 map.remove(&msg.user_id);
             }
+        }
+        if self.delivered.contains_key(&msg.user_id) {
+            self.flush_delivered();
         }
     }
 }

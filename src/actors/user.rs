@@ -1,13 +1,7 @@
 //! One actor per connected user: their open sockets (WebSocket or SSE) and
-//! the rooms they are in. Rooms deliver to the user actor; it hands each
-//! item to every socket. It also announces the user's presence when it
-//! starts and stops, and keeps the delivered positions.
-//!
-//! Delivered positions are batched: a delivery only raises a number in
-//! this actor's memory, and the numbers that moved are written every
-//! `delivered_flush` and when the actor stops. The hot path never waits on
-//! SQLite; the cost is that a crash loses up to one interval of them (the
-//! stored position then trails the truth; it never runs ahead of it).
+//! the rooms they are in. It keeps the user's [`Sockets`] list, which the
+//! rooms share and put room traffic on directly, and announces the user's
+//! presence when it starts and stops.
 //!
 //! Online time follows presence, not each socket: the actor opens an
 //! online interval when it starts (the user comes online) and closes it
@@ -21,31 +15,28 @@
 
 use super::goal::{self, GoalReached};
 use super::messages::*;
-use super::{ActorLimits, RegistryActor};
+use super::{RegistryActor, Sockets};
 use crate::clock::Clock;
-use crate::model::{RoomId, Seq, Timestamp, UserId};
+use crate::model::{RoomId, Timestamp, UserId};
 use crate::protocol::{Encoded, PresenceStatus, ServerFrame};
 use crate::store::StoreHandle;
 use actix::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
-/// Deliveries that may wait for this actor. Rooms `try_send`; when this is
-/// full the user is evicted (and resumes on reconnect) rather than slowing
-/// the room.
+/// Messages that may wait for this actor: sockets coming and going, room
+/// membership changes. Room traffic does not pass through here.
 const MAILBOX: usize = 1024;
 
 pub struct UserActor {
     user_id: UserId,
     registry: Addr<RegistryActor>,
     store: StoreHandle,
-    conns: HashMap<ConnId, ConnHandle>,
+    /// The open sockets, shared with the rooms that deliver to them.
+    sockets: Sockets,
     /// Rooms this user is in, so going offline can tell exactly those.
     rooms: HashSet<RoomId>,
-    limits: ActorLimits,
-    /// Highest seq per room that reached a socket and is not written yet.
-    delivered: HashMap<RoomId, Seq>,
     /// The automation clock online time is measured on.
     clock: Arc<Clock>,
     /// The write that opens this stretch's online interval, and its id
@@ -64,17 +55,15 @@ impl UserActor {
         user_id: UserId,
         registry: Addr<RegistryActor>,
         store: StoreHandle,
-        limits: ActorLimits,
         clock: Arc<Clock>,
+        sockets: Sockets,
     ) -> Self {
         UserActor {
             user_id,
             registry,
             store,
-            conns: HashMap::new(),
+            sockets,
             rooms: HashSet::new(),
-            limits,
-            delivered: HashMap::new(),
             clock,
             interval: None,
             idle_since: None,
@@ -104,37 +93,16 @@ impl UserActor {
     }
 
     fn goal_reached(&self, reached: &GoalReached) {
-        let frame = reached.frame();
-        for conn in self.conns.values() {
-            conn.offer(Outgoing::Frame(frame.clone()));
-        }
-    }
-
-    /// Writes the delivered positions gathered since the last flush, off
-    /// the actor (a pooled connection on the blocking pool).
-    fn flush_delivered(&mut self) {
-        if self.delivered.is_empty() {
-            return;
-        }
-        let positions: Vec<(RoomId, Seq)> = self.delivered.drain().collect();
-        let (store, user_id) = (self.store.clone(), self.user_id);
-        actix::spawn(async move {
-            if let Err(e) = store
-                .run(move |s| s.mark_delivered(user_id, &positions))
-                .await
-            {
-                tracing::warn!(user_id, error = %e, "cannot write delivered positions");
-            }
-        });
+        self.sockets.offer(&Outgoing::Frame(reached.frame()));
     }
 }
 
-/// The online users who share a room with `user_id`, with their actors.
+/// The online users who share a room with `user_id`.
 async fn online_co_members(
     store: &StoreHandle,
     registry: &Addr<RegistryActor>,
     user_id: UserId,
-) -> Vec<(UserId, Addr<UserActor>)> {
+) -> Vec<(UserId, OnlineUser)> {
     let user_ids = match store.run(move |s| s.co_members(user_id)).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -152,8 +120,7 @@ async fn online_co_members(
 }
 
 /// Sends a presence frame to every online user who shares a room with
-/// `user_id`. Presence is ephemeral: a recipient whose mailbox is full
-/// just misses it.
+/// `user_id`, straight onto their sockets.
 async fn announce(
     store: StoreHandle,
     registry: Addr<RegistryActor>,
@@ -168,10 +135,9 @@ async fn announce(
         last_seen_at,
     }
     .encode();
-    for (_, addr) in online {
-        let _ = addr.try_send(Deliver {
-            item: Outgoing::Frame(frame.clone()),
-        });
+    let item = Outgoing::Frame(frame);
+    for (_, user) in online {
+        user.sockets.offer(&item);
     }
 }
 
@@ -186,7 +152,10 @@ impl Actor for UserActor {
         let user_id = self.user_id;
         let store = self.store.clone();
         let registry = self.registry.clone();
-        let addr = ctx.address();
+        let user = OnlineUser {
+            addr: ctx.address(),
+            sockets: self.sockets.clone(),
+        };
         let load = async move {
             let rooms = match store.run(move |s| s.room_ids_of_user(user_id)).await {
                 Ok(rooms) => rooms,
@@ -198,7 +167,7 @@ impl Actor for UserActor {
             let _ = registry
                 .send(UserOnline {
                     user_id,
-                    addr,
+                    user,
                     rooms: rooms.clone(),
                 })
                 .await;
@@ -230,7 +199,6 @@ impl Actor for UserActor {
             )
             .into_actor(self),
         );
-        ctx.run_interval(self.limits.delivered_flush, |act, _| act.flush_delivered());
     }
 }
 
@@ -241,8 +209,7 @@ impl Handler<AddConn> for UserActor {
     /// the user is online now; later changes come as they happen.
     fn handle(&mut self, msg: AddConn, ctx: &mut Self::Context) {
         let conn = msg.conn.clone();
-        self.conns.insert(msg.conn.id, msg.conn);
-        if self.conns.len() == 1 {
+        if self.sockets.add(msg.conn) == 1 {
             self.idle_since = None;
             self.arm_goal_timer(ctx);
         }
@@ -265,7 +232,7 @@ impl Handler<RemoveConn> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: RemoveConn, ctx: &mut Self::Context) {
-        if self.conns.remove(&msg.conn_id).is_some() && self.conns.is_empty() {
+        if self.sockets.remove(msg.conn_id) == Some(0) {
             self.idle_since = Some(self.clock.now());
             self.stop_goal_timer(ctx);
         }
@@ -276,25 +243,8 @@ impl Handler<GoalChanged> for UserActor {
     type Result = ();
 
     fn handle(&mut self, _: GoalChanged, ctx: &mut Self::Context) {
-        if !self.conns.is_empty() {
+        if !self.sockets.is_empty() {
             self.arm_goal_timer(ctx);
-        }
-    }
-}
-
-impl Handler<Deliver> for UserActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, _: &mut Self::Context) {
-        // A socket that cannot take the item is kicked by `offer`; the
-        // registry removes it when its tasks end.
-        let mut reached = false;
-        for conn in self.conns.values() {
-            reached |= conn.offer(msg.item.clone());
-        }
-        if let (true, Outgoing::RoomFrame { room_id, seq, .. }) = (reached, &msg.item) {
-            let newest = self.delivered.entry(*room_id).or_default();
-            *newest = (*newest).max(*seq);
         }
     }
 }
@@ -315,24 +265,16 @@ impl Handler<LeftRoom> for UserActor {
     }
 }
 
-impl Handler<Evict> for UserActor {
-    type Result = ();
-
-    fn handle(&mut self, _: Evict, _: &mut Self::Context) {
-        for conn in self.conns.values() {
-            conn.kick.kick(KickReason::TooSlow);
-        }
-    }
-}
-
 impl Handler<EndSessions> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: EndSessions, _: &mut Self::Context) {
         let ended = |id: i64| msg.session_ids.as_ref().is_none_or(|ids| ids.contains(&id));
-        for conn in self.conns.values().filter(|c| ended(c.session_id)) {
-            conn.kick.kick(KickReason::SessionEnded);
-        }
+        self.sockets.each(|conn| {
+            if ended(conn.session_id) {
+                conn.kick.kick(KickReason::SessionEnded);
+            }
+        });
     }
 }
 
@@ -340,7 +282,6 @@ impl Handler<Shutdown> for UserActor {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
-        self.flush_delivered();
         let (store, registry, user_id) = (self.store.clone(), self.registry.clone(), self.user_id);
         let at = Timestamp::now();
         let opening = self.interval.take();

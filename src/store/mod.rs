@@ -561,8 +561,8 @@ pub trait Store: Send + Sync + 'static {
     fn rooms_with_receipts(&self, user: UserId) -> StoreResult<Vec<MyRoom>>;
     /// Every member's read position in the room.
     fn read_positions(&self, room: RoomId) -> StoreResult<Vec<(UserId, Seq)>>;
-    /// Moves the user's delivered positions forward (never back).
-    fn mark_delivered(&self, user: UserId, positions: &[(RoomId, Seq)]) -> StoreResult<()>;
+    /// Moves members' delivered positions in a room forward (never back).
+    fn mark_delivered(&self, room: RoomId, positions: &[(UserId, Seq)]) -> StoreResult<()>;
     /// Records when the user's last socket closed.
     fn set_last_seen(&self, user: UserId, at: Timestamp) -> StoreResult<()>;
     /// Everyone who shares a room with the user.

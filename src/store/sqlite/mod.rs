@@ -908,8 +908,8 @@ impl Store for SqliteStore {
     fn read_positions(&self, room: RoomId) -> StoreResult<Vec<(UserId, Seq)>> {
         presence::read_positions(&*self.conn()?, room)
     }
-    fn mark_delivered(&self, user: UserId, positions: &[(RoomId, Seq)]) -> StoreResult<()> {
-        presence::mark_delivered(&mut *self.conn()?, user, positions)
+    fn mark_delivered(&self, room: RoomId, positions: &[(UserId, Seq)]) -> StoreResult<()> {
+        presence::mark_delivered(&mut *self.conn()?, room, positions)
     }
     fn set_last_seen(&self, user: UserId, at: Timestamp) -> StoreResult<()> {
         presence::set_last_seen(&*self.conn()?, user, at)

@@ -41,11 +41,12 @@ pub fn read_positions(conn: &Connection, room: RoomId) -> StoreResult<Vec<(UserI
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Moves delivered positions forward (never back) in one transaction.
+/// Moves members' delivered positions in one room forward (never back),
+/// in one transaction.
 pub fn mark_delivered(
     conn: &mut Connection,
-    user: UserId,
-    positions: &[(RoomId, Seq)],
+    room: RoomId,
+    positions: &[(UserId, Seq)],
 ) -> StoreResult<()> {
     let tx = conn.transaction()?;
     {
@@ -53,7 +54,7 @@ pub fn mark_delivered(
             "UPDATE participants SET last_delivered_seq = ?3
              WHERE room_id = ?1 AND user_id = ?2 AND last_delivered_seq < ?3",
         )?;
-        for (room, seq) in positions {
+        for (user, seq) in positions {
             stmt.execute(params![room, user, seq])?;
         }
     }
