@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, Pair, TestServer, Ws};
+use support::{flood, Api, Pair, TestServer, Ws};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 #[tokio::test]
@@ -371,25 +371,9 @@ async fn a_member_that_stops_reading_is_dropped_while_others_keep_receiving() {
     // The slow member's socket has a tiny receive buffer and is never read.
     let mut slow_ws = Ws::connect_small_buffer(&server, &slow).await;
 
-    // Enough to fill the kernel buffers (up to 4 MiB on loopback) and the queue.
     let total = 1500;
-    let mut b = Ws::connect(&server, &bob).await;
-    let reader = tokio::spawn(async move {
-        let mut seqs = Vec::new();
-        while seqs.len() < total {
-            seqs.push(
-                b.next_of("message_created").await["message"]["seq"]
-                    .as_i64()
-                    .unwrap(),
-            );
-        }
-        (b, seqs)
-    });
-    let big = "x".repeat(4000);
-    for _ in 0..total {
-        api.say(&alice, room, &big).await;
-    }
-    let (mut b, seqs) = reader.await.unwrap();
+    let b = Ws::connect(&server, &bob).await;
+    let (mut b, seqs) = flood(&api, &alice, room, b, total).await;
     assert_eq!(
         seqs,
         (1..=total as i64).collect::<Vec<_>>(),
@@ -398,15 +382,7 @@ async fn a_member_that_stops_reading_is_dropped_while_others_keep_receiving() {
 
     // The slow member was disconnected: after whatever was buffered, its
     // socket ends (with close code 1008) before all the messages.
-    let mut received = 0;
-    let code = loop {
-        match slow_ws.next_raw().await {
-            Some(WsMessage::Text(_)) => received += 1,
-            Some(WsMessage::Close(frame)) => break frame.map(|f| u16::from(f.code)),
-            Some(_) => {}
-            None => break None,
-        }
-    };
+    let (received, code) = slow_ws.frames_until_closed().await;
     assert!(
         received < total,
         "the slow member should have been cut off, got {received}"

@@ -5,8 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{Api, Pair, TestServer, User, Ws, WAIT};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use support::{flood, Api, Pair, TestServer, User, Ws, WAIT};
 
 /// The content of the next `message_created` on `ws`.
 async fn next_content(ws: &mut Ws) -> Value {
@@ -142,25 +141,9 @@ async fn a_slow_socket_is_cut_off_while_the_same_users_other_socket_keeps_receiv
 
     // One of Bob's sockets has a tiny receive buffer and is never read.
     let mut slow = Ws::connect_small_buffer(&server, &bob).await;
-    // Enough to fill the kernel buffers (up to 4 MiB on loopback) and the queue.
     let total = 1500;
-    let mut fast = Ws::connect(&server, &bob).await;
-    let reader = tokio::spawn(async move {
-        let mut seqs = Vec::new();
-        while seqs.len() < total {
-            seqs.push(
-                fast.next_of("message_created").await["message"]["seq"]
-                    .as_i64()
-                    .unwrap(),
-            );
-        }
-        (fast, seqs)
-    });
-    let big = "x".repeat(4000);
-    for _ in 0..total {
-        api.say(&alice, room, &big).await;
-    }
-    let (mut fast, seqs) = reader.await.unwrap();
+    let fast = Ws::connect(&server, &bob).await;
+    let (mut fast, seqs) = flood(&api, &alice, room, fast, total).await;
     assert_eq!(
         seqs,
         (1..=total as i64).collect::<Vec<_>>(),
@@ -168,15 +151,7 @@ async fn a_slow_socket_is_cut_off_while_the_same_users_other_socket_keeps_receiv
     );
 
     // The slow socket was closed (1008) before all the messages.
-    let mut received = 0;
-    let code = loop {
-        match slow.next_raw().await {
-            Some(WsMessage::Text(_)) => received += 1,
-            Some(WsMessage::Close(frame)) => break frame.map(|f| u16::from(f.code)),
-            Some(_) => {}
-            None => break None,
-        }
-    };
+    let (received, code) = slow.frames_until_closed().await;
     assert!(
         received < total,
         "the slow socket should have been cut off, got {received}"

@@ -505,6 +505,48 @@ impl Ws {
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
     }
+
+    /// Reads until the server ends the socket: how many text frames came
+    /// before, and the close code, if any.
+    pub async fn frames_until_closed(&mut self) -> (usize, Option<u16>) {
+        let mut received = 0;
+        loop {
+            match self.next_raw().await {
+                Some(WsMessage::Text(_)) => received += 1,
+                Some(WsMessage::Close(frame)) => {
+                    return (received, frame.map(|f| u16::from(f.code)))
+                }
+                Some(_) => {}
+                None => return (received, None),
+            }
+        }
+    }
+}
+
+/// Posts `total` messages of 4,000 bytes to `room` as `sender` — enough
+/// to fill a socket that is never read, kernel buffers (up to 4 MiB on
+/// loopback) and its queue included — while `reader` reads them; returns
+/// `reader` and the seqs it got.
+pub async fn flood(
+    api: &Api,
+    sender: &User,
+    room: i64,
+    mut reader: Ws,
+    total: usize,
+) -> (Ws, Vec<i64>) {
+    let reading = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < total {
+            let frame = reader.next_of("message_created").await;
+            seqs.push(frame["message"]["seq"].as_i64().expect("seq"));
+        }
+        (reader, seqs)
+    });
+    let big = "x".repeat(4000);
+    for _ in 0..total {
+        api.say(sender, room, &big).await;
+    }
+    reading.await.expect("reader task")
 }
 
 // ---- phone login through the log SMS sender ----
