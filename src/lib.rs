@@ -23,11 +23,11 @@
 //!   and batched delivered positions, typing), one per connected user
 //!   (their shared socket list, rooms, presence, online interval,
 //!   online-time goal timer). Actors share the System arbiter thread, so
-//!   the socket lists they share are never contended (spreading rooms and users over
-//!   one arbiter per core was measured: fan-out CPU per delivery rose from
-//!   19.1 to 21.4 µs and persistence gained nothing). The listeners' tasks
-//!   run on the multi-thread tokio runtime. All actor messages are in
-//!   `actors/messages.rs`.
+//!   the socket lists they share are never contended (spreading rooms and
+//!   users over one arbiter per core was measured: fan-out CPU per
+//!   delivery rose from 19.1 to 21.4 µs and persistence gained nothing).
+//!   The listeners' tasks run on the multi-thread tokio runtime. All actor
+//!   messages are in `actors/messages.rs`.
 //! - [`protocol`] — WebSocket frames (client actions, server frames) and
 //!   their JSON codec with size limits.
 //! - [`net`] — the WebSocket listener; per connection a reader (decode,
