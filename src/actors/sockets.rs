@@ -3,10 +3,11 @@
 //! directly.
 //!
 //! Rooms used to hand each item to the user actor, which offered it to
-//! every socket: two hand-offs per delivery on the one actor thread. On the
-//! fan-out benchmark that hop was about a fifth of the server's CPU
-//! (bench/findings.md); offering from the room saves the user actor's
-//! mailbox envelope, wake-up and handler per delivery. The lock is only
+//! every socket: two hand-offs per delivery on the one actor thread.
+//! Offering from the room saves the user actor's mailbox envelope, wake-up
+//! and handler per delivery: on the fan-out benchmark the actor thread's
+//! CPU fell by a fifth to a quarter, about 1 µs per delivery
+//! (bench/findings.md). The lock is only
 //! ever taken on the actor thread (rooms and user actors share it), so it
 //! is never contended; it is a `Mutex` because actor messages must be
 //! `Send`.
