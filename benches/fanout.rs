@@ -31,6 +31,7 @@ use palaver::actors::{room_actor, ActorLimits, RegistryActor};
 use palaver::model::{
     MessageKind, NewMessage, NewRoom, NewUser, RoomId, RoomKind, Timestamp, UserId,
 };
+use palaver::net::queue::{queue, QueueReceiver};
 use palaver::protocol::{Format, ServerFrame};
 use palaver::store::sqlite::{Durability, SqliteStore, WriterConfig};
 use palaver::store::{Store, StoreHandle};
@@ -38,7 +39,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
-use tokio::sync::mpsc;
 
 /// Room sizes (members, all online with one connection each).
 const SIZES: [usize; 3] = [10, 100, 1_000];
@@ -62,7 +62,7 @@ struct Room {
     /// The owner; posts every message.
     sender: UserId,
     /// One queue per member: what the member's socket writer would read.
-    conns: Vec<mpsc::Receiver<Outgoing>>,
+    conns: Vec<QueueReceiver<Outgoing>>,
     kicks: Vec<Kick>,
     posted: u64,
     // Dropped last: the database files live here.
@@ -118,7 +118,7 @@ impl Room {
         let mut conns = Vec::with_capacity(n);
         let mut kicks = Vec::with_capacity(n);
         for (i, &user_id) in users.iter().enumerate() {
-            let (tx, rx) = mpsc::channel(CONN_QUEUE);
+            let (tx, rx) = queue(CONN_QUEUE);
             // JSON is the default subprotocol; session 0 is never ended here.
             let conn = ConnHandle::new(i as u64 + 1, tx, Format::Json, 0);
             let kick = conn.kick.clone();
@@ -212,8 +212,8 @@ impl Room {
     async fn receive_all(&mut self, wanted: fn(&Outgoing) -> bool) {
         for (rx, kick) in self.conns.iter_mut().zip(&self.kicks) {
             loop {
-                match rx.recv().await {
-                    Some(item) if wanted(&item) => break,
+                match rx.take().await {
+                    Some(batch) if batch.iter().any(wanted) => break,
                     Some(_) => {}
                     None => panic!("a connection queue closed"),
                 }

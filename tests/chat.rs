@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{flood, Api, Pair, TestServer, Ws};
+use support::{flood, Api, Pair, TestServer, User, Ws};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 #[tokio::test]
@@ -358,18 +358,89 @@ async fn participants_added_removed_and_room_deleted_are_broadcast() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn a_member_that_stops_reading_is_dropped_while_others_keep_receiving() {
-    // A tiny per-socket queue makes "falling behind" quick to reach.
-    let server = TestServer::start_with(&["--ws-queue-frames", "8"]);
+/// alice, bob and a member whose socket has a tiny receive buffer and is
+/// not read, in one room.
+struct SlowRoom {
+    server: TestServer,
+    api: Api,
+    alice: User,
+    bob: User,
+    room: i64,
+    slow_ws: Ws,
+}
+
+async fn room_with_a_slow_member(queue_frames: &str) -> SlowRoom {
+    let server = TestServer::start_with(&["--ws-queue-frames", queue_frames]);
     let api = Api::new(&server);
     let alice = api.user("alice").await;
     let bob = api.user("bob").await;
     let slow = api.user("slow").await;
     let room = api.room(&alice, &[&bob, &slow]).await;
+    let slow_ws = Ws::connect_small_buffer(&server, &slow).await;
+    SlowRoom {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+        slow_ws,
+    }
+}
 
-    // The slow member's socket has a tiny receive buffer and is never read.
-    let mut slow_ws = Ws::connect_small_buffer(&server, &slow).await;
+#[tokio::test]
+async fn a_member_that_stops_reading_still_has_its_frames_read() {
+    // The queue holds every message, so nobody is cut off; but the kernel
+    // buffers towards the member who does not read fill up, so writing to
+    // its socket blocks while it posts.
+    let SlowRoom {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+        mut slow_ws,
+    } = room_with_a_slow_member("4096").await;
+    // More than the kernel buffers hold on loopback (up to 4 MiB).
+    let total = 1500;
+    let b = Ws::connect(&server, &bob).await;
+    let (mut b, seqs) = flood(&api, &alice, room, b, total).await;
+    let expected: Vec<i64> = (1..=total as i64).collect();
+    assert_eq!(seqs, expected, "bob got every message, in order");
+
+    // The member who does not read posts: its frame is read and acted on
+    // although the server cannot write to its socket.
+    slow_ws
+        .send(json!({"action": "create_message", "requestId": "late", "roomId": room, "content": "still reading"}))
+        .await;
+    let posted = b.next_of("message_created").await;
+    assert_eq!(posted["message"]["content"], "still reading");
+    assert_eq!(posted["message"]["seq"], total as i64 + 1);
+
+    // Once it reads again it gets everything, in order, then its ack.
+    let mut seqs = Vec::new();
+    let mut acked = false;
+    while !acked {
+        let frame = slow_ws.next_frame().await;
+        match frame["type"].as_str() {
+            Some("message_created") => seqs.push(frame["message"]["seq"].as_i64().unwrap()),
+            Some("ack") if frame["requestId"] == "late" => acked = true,
+            _ => {}
+        }
+    }
+    assert_eq!(seqs[..total], expected[..], "every message, in order");
+}
+
+#[tokio::test]
+async fn a_member_that_stops_reading_is_dropped_while_others_keep_receiving() {
+    // A tiny per-socket queue makes "falling behind" quick to reach.
+    let SlowRoom {
+        server,
+        api,
+        alice,
+        bob,
+        room,
+        mut slow_ws,
+    } = room_with_a_slow_member("8").await;
 
     let total = 1500;
     let b = Ws::connect(&server, &bob).await;

@@ -5,13 +5,13 @@ use crate::error::Error;
 use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, Seq, UserId,
 };
+use crate::net::queue::{QueueSender, Refused};
 use crate::protocol::ResumeStatus;
 use crate::protocol::{Encoded, Format};
 use actix::prelude::*;
+use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub type ConnId = u64;
 
@@ -20,7 +20,7 @@ pub type ConnId = u64;
 #[derive(Clone, Debug)]
 pub struct ConnHandle {
     pub id: ConnId,
-    pub tx: mpsc::Sender<Outgoing>,
+    pub queue: QueueSender<Outgoing>,
     /// The encoding this socket's client reads; frames meant for it alone
     /// are encoded only in this one.
     pub format: Format,
@@ -42,41 +42,68 @@ pub enum KickReason {
     SessionEnded = 2,
 }
 
-/// A one-shot "close now" signal carrying its reason.
+/// A one-shot "close now" signal carrying its reason, awaited by the one
+/// task that serves the connection.
+///
+/// An atomic and a waker, rather than a `CancellationToken` and a reason
+/// beside it: every socket has one, so this is one small allocation where
+/// those were two (the token's tree node is the bigger), and `kicked()`
+/// borrows it where the token's future held a waiter entry of its own in
+/// the socket's task.
 #[derive(Clone, Debug, Default)]
 pub struct Kick {
-    token: CancellationToken,
-    reason: Arc<AtomicU8>,
+    inner: Arc<KickState>,
+}
+
+#[derive(Debug, Default)]
+struct KickState {
+    /// 0 until kicked, then the first `KickReason` given.
+    reason: AtomicU8,
+    waker: AtomicWaker,
 }
 
 impl Kick {
     /// The first reason given wins.
     pub fn kick(&self, reason: KickReason) {
-        let _ = self
-            .reason
-            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
-        self.token.cancel();
+        let _ = self.inner.reason.compare_exchange(
+            0,
+            reason as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.inner.waker.wake();
     }
 
     pub fn is_kicked(&self) -> bool {
-        self.token.is_cancelled()
+        self.reason().is_some()
     }
 
-    /// Resolves once kicked, with the reason.
-    pub async fn kicked(&self) -> KickReason {
-        self.token.cancelled().await;
-        match self.reason.load(Ordering::Acquire) {
-            2 => KickReason::SessionEnded,
-            _ => KickReason::TooSlow,
+    fn reason(&self) -> Option<KickReason> {
+        match self.inner.reason.load(Ordering::Acquire) {
+            0 => None,
+            2 => Some(KickReason::SessionEnded),
+            _ => Some(KickReason::TooSlow),
         }
+    }
+
+    /// Resolves once kicked, with the reason. Only the task that serves
+    /// the connection waits for this (the last task to poll is woken).
+    pub fn kicked(&self) -> impl std::future::Future<Output = KickReason> + '_ {
+        std::future::poll_fn(|cx| {
+            self.inner.waker.register(cx.waker());
+            match self.reason() {
+                Some(reason) => std::task::Poll::Ready(reason),
+                None => std::task::Poll::Pending,
+            }
+        })
     }
 }
 
 impl ConnHandle {
-    pub fn new(id: ConnId, tx: mpsc::Sender<Outgoing>, format: Format, session_id: i64) -> Self {
+    pub fn new(id: ConnId, queue: QueueSender<Outgoing>, format: Format, session_id: i64) -> Self {
         ConnHandle {
             id,
-            tx,
+            queue,
             format,
             session_id,
             kick: Kick::default(),
@@ -86,9 +113,9 @@ impl ConnHandle {
     /// Queues without waiting; a full queue means the client cannot keep up,
     /// so it is disconnected (it can reconnect and `resume` without loss).
     pub fn offer(&self, item: Outgoing) -> bool {
-        match self.tx.try_send(item) {
+        match self.queue.offer(item) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 tracing::debug!(
                     conn = self.id,
                     "outgoing queue full; disconnecting slow client"
@@ -96,7 +123,7 @@ impl ConnHandle {
                 self.kick.kick(KickReason::TooSlow);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(Refused::Closed) => false,
         }
     }
 }
@@ -130,8 +157,8 @@ pub enum Outgoing {
 }
 
 /// What a resume sends a socket, boxed in [`Outgoing::ResumeData`]: a
-/// socket queue's slots are as big as the biggest item, and a block of
-/// slots stays allocated for every idle socket, while resumes are rare.
+/// socket queue's slots are as big as the biggest item, while resumes are
+/// rare.
 #[derive(Clone, Debug)]
 pub struct Replay {
     pub frames: Vec<(Seq, Encoded)>,

@@ -20,6 +20,7 @@ use crate::actors::{room_actor, RegistryActor};
 use crate::error::{Error, Result};
 use crate::model::{RoomId, Seq, UserId};
 use crate::net::ordering::Ordering;
+use crate::net::queue::{queue, QueueReceiver};
 use crate::protocol::{Encoded, Format, ResumeStatus};
 use crate::service;
 use actix::Addr;
@@ -144,7 +145,7 @@ pub async fn stream(ctx: Ctx) -> Result<Reply> {
     let app = ctx.app.clone();
     let user_id = session.user_id;
 
-    let (tx, rx) = mpsc::channel(app.config.ws_queue_frames);
+    let (tx, rx) = queue(app.config.ws_queue_frames);
     let conn = ConnHandle::new(app.next_conn_id(), tx, Format::Json, session.id);
     app.registry
         .send(Connect {
@@ -226,7 +227,7 @@ pub async fn stream(ctx: Ctx) -> Result<Reply> {
 
 /// Turns the connection's queue into SSE text for the body.
 struct Pump {
-    rx: mpsc::Receiver<Outgoing>,
+    rx: QueueReceiver<Outgoing>,
     /// Keeps replays and live frames of a room in order, each seq once.
     ordering: Ordering,
     cursor: Cursor,
@@ -248,8 +249,8 @@ impl Pump {
                 _ = out.closed() => break,
                 _ = self.shutdown.cancelled() => break,
                 _ = self.kick.kicked() => break,
-                item = self.rx.recv() => match item {
-                    Some(item) => self.render(item),
+                batch = self.rx.take() => match batch {
+                    Some(items) => self.render(items),
                     None => break,
                 },
                 _ = heartbeat.tick() => Bytes::from_static(b": keepalive\n\n"),
@@ -266,9 +267,11 @@ impl Pump {
         }
     }
 
-    fn render(&mut self, item: Outgoing) -> Bytes {
+    fn render(&mut self, items: impl IntoIterator<Item = Outgoing>) -> Bytes {
         let mut frames: Vec<(Option<(RoomId, Seq)>, Encoded)> = Vec::new();
-        self.ordering.accept(item, &mut frames);
+        for item in items {
+            self.ordering.accept(item, &mut frames);
+        }
         let mut text = String::new();
         for (at, frame) in frames {
             let json = frame.get(Format::Json);

@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod ordering;
+pub mod queue;
 
 use crate::app::App;
 use std::sync::Arc;
