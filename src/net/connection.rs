@@ -42,6 +42,8 @@ use tokio_tungstenite::WebSocketStream;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server pings this often, so dead peers and idle NATs are noticed.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// How long the closing handshake may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A socket that sends nothing (not even a pong) for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Actions of one connection being processed at once; the reader waits
@@ -306,23 +308,28 @@ async fn first_frame_auth(ws: &mut Ws) -> Result<(String, Option<String>), Strin
 /// Tells an unauthenticated client why, then closes.
 async fn refuse(ws: &mut Ws, format: Format, request_id: Option<&str>, e: &Error) {
     if let Ok(msg) = ws_message(format, &error_frame(format, request_id, e)) {
-        let _ = ws.send(msg).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.send(msg)).await;
     }
     close(ws, Some(close_for(e))).await;
 }
 
 /// Sends the close frame that says why the server ends the connection
-/// (none when the connection broke), then closes it.
+/// (none when the connection broke), then closes it. A client that does
+/// not read (the usual reason for a kick) could hold that write forever,
+/// and the socket with it, so it gets CLOSE_TIMEOUT; then the connection
+/// is just dropped.
 async fn close(ws: &mut Ws, why: Option<(u16, &'static str)>) {
-    if let Some((code, reason)) = why {
-        let _ = ws
-            .send(WsMessage::Close(Some(CloseFrame {
+    let goodbye = async {
+        if let Some((code, reason)) = why {
+            ws.send(WsMessage::Close(Some(CloseFrame {
                 code: CloseCode::from(code),
                 reason: reason.into(),
             })))
-            .await;
-    }
-    let _ = ws.close(None).await;
+            .await?;
+        }
+        ws.close(None).await
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
 }
 
 /// The close frame for a socket the server closes on its own.
