@@ -441,7 +441,7 @@ impl ServerFrame<'_> {
 
 /// Room [`ServerFrame::json_size_hint`] leaves for a message frame besides
 /// the content (a preview, when there is one, may need one more growth).
-const MESSAGE_ENVELOPE_BYTES: usize = 448;
+const MESSAGE_ENVELOPE_BYTES: usize = 512;
 /// Room it leaves for any other frame.
 const SMALL_FRAME_BYTES: usize = 128;
 
