@@ -1005,6 +1005,25 @@ impl SqliteStore {
 mod tests {
     use super::*;
 
+    /// Only the group-commit writer lets the WAL grow past SQLite's default
+    /// before it checkpoints.
+    #[test]
+    fn the_writer_checkpoints_less_often_than_other_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint_pages = |role| {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            setup_connection(&conn, Durability::Normal, role).unwrap();
+            conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, u32>(0))
+                .unwrap()
+        };
+        assert_eq!(checkpoint_pages(ConnRole::Writer), WRITER_CHECKPOINT_PAGES);
+        assert_eq!(checkpoint_pages(ConnRole::Reader), DEFAULT_CHECKPOINT_PAGES);
+        assert_eq!(
+            checkpoint_pages(ConnRole::Indexer),
+            DEFAULT_CHECKPOINT_PAGES
+        );
+    }
+
     /// Migrations are listed by number, so a reader sees the order they run in.
     #[test]
     fn migrations_are_in_ascending_order() {
