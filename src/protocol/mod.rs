@@ -411,9 +411,39 @@ impl ServerFrame<'_> {
     }
 
     pub fn to_json(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+        let mut out = Vec::with_capacity(self.json_size_hint());
+        if serde_json::to_writer(&mut out, self).is_err() {
+            out.clear();
+        }
+        Bytes::from(out)
+    }
+
+    /// Bytes to reserve for the JSON of this frame. A message frame written
+    /// into an empty buffer grew it six times, copying what was written each
+    /// time: on the persist load every message is written twice (its ack
+    /// and its `message_created`), and the copies showed on the room actors'
+    /// thread. The envelope of a message (ids, timestamps, status) stays
+    /// under [`MESSAGE_ENVELOPE_BYTES`]; its content is added.
+    fn json_size_hint(&self) -> usize {
+        let message = match self {
+            ServerFrame::MessageCreated { message }
+            | ServerFrame::Ack {
+                body: AckBody::Message { message },
+                ..
+            } => message,
+            _ => return SMALL_FRAME_BYTES,
+        };
+        // JSON escapes can only make the content longer; a longer frame
+        // grows the buffer once more, as before.
+        MESSAGE_ENVELOPE_BYTES + message.content.len()
     }
 }
+
+/// Room [`ServerFrame::json_size_hint`] leaves for a message frame besides
+/// the content (a preview, when there is one, may need one more growth).
+const MESSAGE_ENVELOPE_BYTES: usize = 512;
+/// Room it leaves for any other frame.
+const SMALL_FRAME_BYTES: usize = 128;
 
 // ---- answers to a request, in one socket's format ----
 
@@ -491,6 +521,42 @@ mod tests {
             decode(&big).unwrap_err(),
             DecodeError::TooLarge(MAX_FRAME_BYTES + 1)
         );
+    }
+
+    /// A message frame fits the room reserved for it, so writing it never
+    /// grows (and copies) the buffer.
+    #[test]
+    fn message_frames_fit_their_size_hint() {
+        use crate::model::{MessageKind, NewMessage};
+        let message = NewMessage {
+            message_id: "0190a1b2-0000-7000-8000-00000000000a".into(),
+            sender_id: Some(123_456_789),
+            kind: MessageKind::Text,
+            content: "x".repeat(64),
+            reply_id: Some("0190a1b2-0000-7000-8000-00000000000b".into()),
+            forward_of: Some("0190a1b2-0000-7000-8000-00000000000c".into()),
+            file_id: Some(987_654_321),
+            preview: None,
+            created_at: Timestamp::now(),
+            auto_reply: false,
+        }
+        .into_message(123_456_789, 4_000_000_000);
+        let request_id = "12345678901234567890";
+        for frame in [
+            ServerFrame::MessageCreated { message: &message },
+            ServerFrame::Ack {
+                request_id: Some(request_id),
+                body: AckBody::Message { message: &message },
+            },
+        ] {
+            let json = frame.to_json();
+            assert!(
+                json.len() <= frame.json_size_hint(),
+                "{} bytes: {}",
+                json.len(),
+                String::from_utf8_lossy(&json)
+            );
+        }
     }
 
     #[test]
