@@ -11,6 +11,7 @@ mod auto_seen;
 mod bots;
 mod changes;
 mod channels;
+mod checkpointer;
 mod contacts;
 mod files;
 mod filtered;
@@ -157,6 +158,8 @@ const SEARCH_POOL_SIZE: u32 = 4;
 const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub struct SqliteStore {
+    /// Copies the WAL back into the database file beside the writer.
+    checkpointer: checkpointer::Checkpointer,
     pool: r2d2::Pool<SqliteConnectionManager>,
     /// Reads run on the async workers themselves ([`StoreHandle::run_short`]
     /// (crate::store::StoreHandle::run_short)): one connection per thread
@@ -187,19 +190,13 @@ enum ConnRole {
 /// cache, so it costs address space, not memory per connection.
 const MMAP_BYTES: u64 = 1 << 30;
 
-/// WAL pages after which the group-commit writer copies the log back into
-/// the database file (SQLite's default is 1,000). With clients' random
-/// UUIDv4 messageIds every message dirties its own leaf of the messageId
-/// index, so the WAL grows by about a page per message: at 1,000 pages the
-/// writer checkpointed ~40 times a second, and the checkpoints (reading the
-/// frames back, writing them into the file, two fsyncs each) took 19% of
-/// the server's CPU on the persist load. A longer log holds each hot leaf
-/// many times but copies it once, and fsyncs a tenth as often; it costs up
-/// to 32 MiB of WAL file, which SQLite reuses from the start after each
-/// checkpoint.
-const WRITER_CHECKPOINT_PAGES: u32 = 8192;
-/// Connections that rarely write keep SQLite's default.
-const DEFAULT_CHECKPOINT_PAGES: u32 = 1000;
+/// WAL pages after which the group-commit writer checkpoints by itself:
+/// a backstop, as the checkpointer thread (`checkpointer.rs`) normally
+/// copies the log back long before. 64 MiB of WAL at most.
+const WRITER_CHECKPOINT_PAGES: u32 = 16384;
+/// The search index's own file: its indexer is its only writer and
+/// checkpoints at SQLite's default.
+const INDEXER_CHECKPOINT_PAGES: u32 = 1000;
 
 /// Runs `read` in one read transaction: the reads see one snapshot, and
 /// the WAL read lock is taken once instead of once per statement (the
@@ -239,7 +236,10 @@ fn setup_connection(
     };
     let checkpoint_pages = match role {
         ConnRole::Writer => WRITER_CHECKPOINT_PAGES,
-        ConnRole::Reader | ConnRole::Indexer => DEFAULT_CHECKPOINT_PAGES,
+        // Their rare writes (delivered positions, sessions) leave the
+        // checkpoints to the checkpointer thread instead of a request.
+        ConnRole::Reader => 0,
+        ConnRole::Indexer => INDEXER_CHECKPOINT_PAGES,
     };
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
     conn.execute_batch(&format!(
@@ -362,8 +362,10 @@ impl SqliteStore {
             .min_idle(Some(0))
             .test_on_check_out(false)
             .build(manager)?;
+        let checkpointer = checkpointer::Checkpointer::start(&path, durability)?;
         let writer = writer::Writer::start(conn, writer, indexer.clone())?;
         Ok(SqliteStore {
+            checkpointer,
             pool,
             short_pool,
             search_pool,
@@ -884,6 +886,7 @@ impl Store for SqliteStore {
         // The writer's last notes go to the indexer before it stops.
         self.writer.flush_and_stop();
         self.indexer.stop();
+        self.checkpointer.stop();
     }
 
     fn server_secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
@@ -1017,11 +1020,43 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(checkpoint_pages(ConnRole::Writer), WRITER_CHECKPOINT_PAGES);
-        assert_eq!(checkpoint_pages(ConnRole::Reader), DEFAULT_CHECKPOINT_PAGES);
+        assert_eq!(checkpoint_pages(ConnRole::Reader), 0);
         assert_eq!(
             checkpoint_pages(ConnRole::Indexer),
-            DEFAULT_CHECKPOINT_PAGES
+            INDEXER_CHECKPOINT_PAGES
         );
+    }
+
+    /// The database file takes the committed pages while the store is open,
+    /// though the writer's own threshold is far away: the checkpointer
+    /// thread copied the WAL back.
+    #[test]
+    fn the_wal_is_copied_back_beside_the_writer() {
+        let mut f = Fixture::new();
+        let db = f.dir.path().join(DB_FILE);
+        let before = std::fs::metadata(&db).unwrap().len();
+        let long = "x".repeat(2000);
+        for batch in 0..20 {
+            let ops = (0..50)
+                .map(|i| {
+                    post(
+                        f.user,
+                        &format!("00000000-0000-4000-8000-{batch:06}{i:06}"),
+                        &long,
+                    )
+                })
+                .collect();
+            f.submit(ops);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&db).unwrap().len() < before + 1_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file did not grow: the WAL was not checkpointed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        f.stop();
     }
 
     /// Migrations are listed by number, so a reader sees the order they run in.
