@@ -20,7 +20,7 @@ use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, RoomKind, Seq,
     Timestamp, UserId,
 };
-use crate::protocol::{answer, AckBody, ResumeStatus, ServerFrame, TypingState};
+use crate::protocol::{answer, AckBody, Encoded, Formats, ResumeStatus, ServerFrame, TypingState};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreHandle};
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -184,7 +184,10 @@ impl RoomActor {
             state: TypingState::Stop,
             expires_at: None,
         };
-        self.fan_out(&Outgoing::Frame(frame.encode()), Some(user_id));
+        self.fan_out(
+            &Outgoing::Frame(self.encode_for_online(&frame)),
+            Some(user_id),
+        );
     }
 
     /// The caller's role, or NotFound: non-members learn nothing, not even
@@ -226,6 +229,19 @@ impl RoomActor {
         }
     }
 
+    /// Encodes a frame in just the encodings the online sockets read. The
+    /// frame is offered in the same handler, so no socket can join in
+    /// between and find its encoding missing.
+    fn encode_for_online(&self, frame: &ServerFrame) -> Encoded {
+        let mut formats = Formats::default();
+        for member in self.online.values() {
+            member
+                .sockets
+                .each(|conn| formats = formats.with(conn.format));
+        }
+        frame.encode_in(formats)
+    }
+
     /// Writes the delivered positions gathered since the last flush, off
     /// the actor (a pooled connection on the blocking pool).
     fn flush_delivered(&mut self) {
@@ -248,7 +264,7 @@ impl RoomActor {
         let item = Outgoing::RoomFrame {
             room_id: self.room_id,
             seq,
-            frame: frame.encode(),
+            frame: self.encode_for_online(frame),
         };
         self.fan_out(&item, None);
     }
@@ -290,7 +306,7 @@ impl RoomActor {
         };
         let item = Outgoing::RoomChange {
             room_id,
-            frame: frame.encode(),
+            frame: self.encode_for_online(&frame),
         };
         self.fan_out(&item, None);
     }
@@ -412,7 +428,7 @@ impl RoomActor {
                         user_id,
                         seq,
                     };
-                    self.fan_out(&Outgoing::Frame(frame.encode()), None);
+                    self.fan_out(&Outgoing::Frame(self.encode_for_online(&frame)), None);
                 }
                 (OpOutcome::Changed(c), AfterCommit::Changed { user_id }) if c.changed => {
                     self.next_rev = c.message.rev + 1;
@@ -764,7 +780,7 @@ impl Handler<DeleteRoom> for RoomActor {
             let frame = ServerFrame::RoomDeleted {
                 room_id: act.room_id,
             };
-            act.fan_out(&Outgoing::Frame(frame.encode()), None);
+            act.fan_out(&Outgoing::Frame(act.encode_for_online(&frame)), None);
             for user in act.online.values() {
                 user.addr.do_send(LeftRoom {
                     room_id: act.room_id,
@@ -880,7 +896,10 @@ impl Handler<Typing> for RoomActor {
             state: TypingState::Start,
             expires_at: Some(Timestamp(Timestamp::now().millis().saturating_add(ttl_ms))),
         };
-        self.fan_out(&Outgoing::Frame(frame.encode()), Some(user_id));
+        self.fan_out(
+            &Outgoing::Frame(self.encode_for_online(&frame)),
+            Some(user_id),
+        );
         ctx.run_later(ttl, move |act, _| {
             let expired = act
                 .typing_until

@@ -26,6 +26,34 @@ pub enum Format {
     Bincode,
 }
 
+/// The encodings a set of sockets reads, so a frame is encoded only in
+/// those. Nearly every client reads JSON; on the persist load a message
+/// was written three times (ack, JSON echo, bincode echo) and the bincode
+/// copy went to nobody.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Formats {
+    json: bool,
+    bincode: bool,
+}
+
+impl Formats {
+    pub const ALL: Formats = Formats {
+        json: true,
+        bincode: true,
+    };
+
+    /// These, and `format` too.
+    pub fn with(self, format: Format) -> Formats {
+        match format {
+            Format::Json => Formats { json: true, ..self },
+            Format::Bincode => Formats {
+                bincode: true,
+                ..self
+            },
+        }
+    }
+}
+
 /// A server frame in both encodings. Fan-out encodes a frame once into
 /// this, and every socket takes the bytes of its format. Cloning is one
 /// reference-count increment, and the handle is one pointer wide, which
@@ -398,16 +426,29 @@ impl ServerFrame<'_> {
     /// The frame in both encodings. Serializing these types cannot fail
     /// (string keys, no non-finite floats, sizes known), so this never panics.
     pub fn encode(&self) -> Encoded {
-        Encoded::new(self.to_json(), binary::encode_server(self))
+        self.encode_in(Formats::ALL)
+    }
+
+    /// Only the encodings in `formats`; the others stay empty, so the
+    /// result must reach only sockets reading one of those.
+    pub fn encode_in(&self, formats: Formats) -> Encoded {
+        let json = if formats.json {
+            self.to_json()
+        } else {
+            Bytes::new()
+        };
+        let bincode = if formats.bincode {
+            binary::encode_server(self)
+        } else {
+            Bytes::new()
+        };
+        Encoded::new(json, bincode)
     }
 
     /// Only the encoding one socket needs (acks, errors, pongs); the other
     /// side of the pair stays empty.
     pub fn encode_for(&self, format: Format) -> Encoded {
-        match format {
-            Format::Json => Encoded::new(self.to_json(), Bytes::new()),
-            Format::Bincode => Encoded::new(Bytes::new(), binary::encode_server(self)),
-        }
+        self.encode_in(Formats::default().with(format))
     }
 
     pub fn to_json(&self) -> Bytes {
@@ -478,6 +519,19 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_is_encoded_only_in_the_formats_asked_for() {
+        let frame = ServerFrame::Pong { request_id: None };
+        let both = frame.encode_in(Formats::ALL);
+        assert!(!both.json.is_empty() && !both.bincode.is_empty());
+        let json = frame.encode_in(Formats::default().with(Format::Json));
+        assert_eq!(json.json, both.json);
+        assert!(json.bincode.is_empty());
+        let bincode = frame.encode_for(Format::Bincode);
+        assert_eq!(bincode.bincode, both.bincode);
+        assert!(bincode.json.is_empty());
+    }
 
     #[test]
     fn seed_004_create_message_frame_decodes() {
