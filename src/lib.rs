@@ -11,7 +11,8 @@
 //! - [`store`] — the `Store` trait and its SQLite implementation: pool and
 //!   pragmas, migrations from `data/migrations`, one file per table group
 //!   (messages, reactions...), the message changes (edit, delete, react)
-//!   the writer applies, and the group-commit writer thread. The FTS5
+//!   the writer applies, the group-commit writer thread, and the
+//!   checkpointer thread that copies the WAL back beside it. The FTS5
 //!   search index is a second file, `search.db`, kept by the indexer thread
 //!   from the notes the writer hands it after each commit (a bounded queue;
 //!   what it drops, the indexer reads back from `palaver.db` by its marks).
@@ -30,8 +31,9 @@
 //!   messages are in `actors/messages.rs`.
 //! - [`protocol`] — WebSocket frames (client actions, server frames) and
 //!   their JSON codec with size limits.
-//! - [`net`] — the WebSocket listener; per connection a reader (decode,
-//!   call actors) and a writer task (bounded queue, resume ordering).
+//! - [`net`] — the WebSocket listener; one task per connection that reads
+//!   and decodes actions, calls actors, and writes its bounded queue
+//!   (`net/queue.rs`) in resume order (`net/ordering.rs`).
 //! - [`http`] — the hyper server, router, request context, one file per
 //!   resource; `http/admin/` is the Management API (one file per resource,
 //!   `list.rs` parses page, sort and filters).
@@ -88,9 +90,9 @@
 //!                                                               ▼
 //!                                 service ─► room actor ─► store writer (group commit)
 //!                                                 │
-//!                                                 └─► fan-out: encode once, try_send the
-//!                                                     same bytes to each member's user
-//!                                                     actor, which queues them on its sockets
+//!                                                 └─► fan-out: encode once (only in the
+//!                                                     encodings online sockets read), offer
+//!                                                     the same bytes to each member's sockets
 //! ```
 //!
 //! A message is acknowledged only after its transaction commits; a room has

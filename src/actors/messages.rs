@@ -128,7 +128,7 @@ impl ConnHandle {
     }
 }
 
-/// What a connection's writer task sends. Frames are encoded once per
+/// What a connection's task writes to its socket. Frames are encoded once per
 /// fan-out and shared (cloning `Encoded` only bumps reference counts).
 #[derive(Clone, Debug)]
 pub enum Outgoing {
