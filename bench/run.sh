@@ -20,6 +20,9 @@ FANOUT_ROOMS="${FANOUT_ROOMS:-10}"
 FANOUT_SENDERS="${FANOUT_SENDERS:-2}"   # per room
 FANOUT_RATE="${FANOUT_RATE:-50}"        # per sender: 20 senders x 50/s x 20 members = 20k deliveries/s
 FANOUT_SECS="${FANOUT_SECS:-10}"
+# The same clients and rate in fewer, bigger rooms: what a message costs
+# once (its commit, its trip through the room) spreads over more deliveries.
+FANOUT_BIG_ROOMS="${FANOUT_BIG_ROOMS:-2}"
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-20000}"
 IDLE_USERS="${IDLE_USERS:-50}"
 PERSIST_SENDERS="${PERSIST_SENDERS:-8}"
@@ -211,6 +214,16 @@ start_relay
 run_load relay --ws "$RELAY_ADDR" --server-pid "$RELAY_PID" fanout --relay "${FANOUT_ARGS[@]}"
 stop_pid "$RELAY_PID"
 
+# Both again with bigger rooms.
+FANOUT_BIG_ARGS=(--clients "$FANOUT_CLIENTS" --rooms "$FANOUT_BIG_ROOMS" --senders "$FANOUT_SENDERS"
+    --rate "$FANOUT_RATE" --duration-secs "$FANOUT_SECS")
+start_server fanout_big
+run_load fanout_big --http "$HTTP" --ws "$WS" --server-pid "$SERVER_PID" fanout "${FANOUT_BIG_ARGS[@]}"
+stop_pid "$SERVER_PID"
+start_relay
+run_load relay_big --ws "$RELAY_ADDR" --server-pid "$RELAY_PID" fanout --relay "${FANOUT_BIG_ARGS[@]}"
+stop_pid "$RELAY_PID"
+
 # Idle connections (as many as the fd limit allows, up to IDLE_CONNECTIONS).
 start_server idle
 run_load idle --http "$HTTP" --ws "$WS" --server-pid "$SERVER_PID" idle \
@@ -262,6 +275,7 @@ verdict() {
     fi
 }
 mul() { [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a * b }' || true; }
+ratio() { [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }' || true; }
 orna() { if [[ -n "$1" ]]; then echo "$1"; else echo "n/a"; fi; }
 
 OUT="$ROOT/BENCHMARKS.md"
@@ -335,6 +349,18 @@ fi
     echo "| Drained within the grace period | $(orna "$(get fanout drained)") | $(orna "$(get relay drained)") | | |"
     echo "| Load generator CPU (s) | $(orna "$(get fanout load_cpu_secs)") | $(orna "$(get relay load_cpu_secs)") | | |"
     echo "| Other programs' CPU during the run (cores) | $(orna "$(get fanout other_cpu_cores)") | $(orna "$(get relay other_cpu_cores)") | ≈ 0 | |"
+    echo
+    echo "### The same with bigger rooms ($FANOUT_CLIENTS clients, $FANOUT_BIG_ROOMS rooms)"
+    echo
+    echo "Not a target of its own: it shows how the per-message cost (the"
+    echo "commit, the room) spreads when a message has more recipients."
+    echo
+    echo "| Metric | palaver | relay | palaver / relay |"
+    echo "|---|---|---|---|"
+    echo "| Server CPU per delivery (µs) | $(orna "$(get fanout_big server_cpu_us_per_delivery)") | $(orna "$(get relay_big server_cpu_us_per_delivery)") | $(orna "$(ratio "$(get fanout_big server_cpu_us_per_delivery)" "$(get relay_big server_cpu_us_per_delivery)")") |"
+    echo "| Lost / duplicated messages | $(get fanout_big lost) / $(get fanout_big duplicated) | $(get relay_big lost) / $(get relay_big duplicated) | |"
+    echo "| Latency p50 / p99 (µs) | $(get fanout_big latency_p50_us) / $(get fanout_big latency_p99_us) | $(get relay_big latency_p50_us) / $(get relay_big latency_p99_us) | |"
+    echo "| Other programs' CPU during the run (cores) | $(orna "$(get fanout_big other_cpu_cores)") | $(orna "$(get relay_big other_cpu_cores)") | |"
     echo
 
     echo "## Idle connections"
