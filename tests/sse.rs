@@ -160,9 +160,28 @@ async fn events_stream_live_and_resume_exactly_after_last_event_id() {
     assert_eq!(resp.status(), 400);
 }
 
+/// Reads the raw response into `raw` until `done` holds for it.
+async fn read_until(
+    tcp: &mut tokio::net::TcpStream,
+    raw: &mut Vec<u8>,
+    what: &str,
+    done: impl Fn(&[u8]) -> bool,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0; 64 * 1024];
+    while !done(raw) {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap();
+        assert!(n > 0, "connection closed before {what}");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[tokio::test]
 async fn a_stream_that_stops_reading_is_cut_and_resumes_without_loss() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     // A tiny queue makes "falling behind" quick; a large resume limit lets
     // the reconnect replay everything that was missed.
     let Pair {
@@ -187,15 +206,10 @@ async fn a_stream_that_stops_reading_is_cut_and_resumes_without_loss() {
     // The stream is registered once `ready` is sent; messages posted before
     // that are not part of it.
     let mut raw = Vec::new();
-    let mut buf = vec![0; 64 * 1024];
-    while !String::from_utf8_lossy(&raw).contains("event: ready") {
-        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
-            .await
-            .expect("the stream should start with ready")
-            .unwrap();
-        assert!(n > 0, "connection closed before ready");
-        raw.extend_from_slice(&buf[..n]);
-    }
+    read_until(&mut tcp, &mut raw, "the ready event", |raw| {
+        String::from_utf8_lossy(raw).contains("event: ready")
+    })
+    .await;
 
     // Enough to fill the kernel buffers and the queue.
     let total = 1500;
@@ -206,14 +220,13 @@ async fn a_stream_that_stops_reading_is_cut_and_resumes_without_loss() {
 
     // Whatever was buffered, then the server ends the response early (the
     // last chunk of a chunked body is empty).
-    while !raw.ends_with(b"\r\n0\r\n\r\n") {
-        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
-            .await
-            .expect("the server should end a stream that fell behind")
-            .unwrap();
-        assert!(n > 0, "connection closed before the response ended");
-        raw.extend_from_slice(&buf[..n]);
-    }
+    read_until(
+        &mut tcp,
+        &mut raw,
+        "the end of a stream that fell behind",
+        |raw| raw.ends_with(b"\r\n0\r\n\r\n"),
+    )
+    .await;
     let text = String::from_utf8_lossy(&raw);
     let received = text.matches("event: message_created").count();
     assert!(received < total, "the stream should have been cut off");
