@@ -239,11 +239,21 @@ async fn open(app: Arc<App>, stream: TcpStream, peer: SocketAddr) -> Option<(Box
     }
     // A logout that landed while the socket was being registered sent its
     // "end session" before the user actor knew this socket; check again now
-    // that any later logout is sure to reach it.
+    // that any later logout is sure to reach it. The check runs beside the
+    // socket's loop rather than before it: the queue already takes the
+    // rooms' traffic, and waiting on the store first could let it fill
+    // before the ack is written.
     let token = token.unwrap_or_default();
-    if Box::pin(service::authenticate(&app, &token)).await.is_err() {
-        conn.kick.kick(KickReason::SessionEnded);
-    }
+    let recheck: Recheck = {
+        let (app, token, kick) = (app.clone(), token.clone(), conn.kick.clone());
+        let expires_at = session.expires_at;
+        Box::pin(async move {
+            if service::authenticate(&app, &token).await.is_err() {
+                kick.kick(KickReason::SessionEnded);
+            }
+            Ok(expires_at)
+        })
+    };
     let conn_id = conn.id;
     tracing::debug!(%peer, user_id, conn = conn_id, "websocket connected");
 
@@ -279,7 +289,7 @@ async fn open(app: Arc<App>, stream: TcpStream, peer: SocketAddr) -> Option<(Box
             }),
         })),
         action: None,
-        recheck: None,
+        recheck: Some(recheck),
         app: app.clone(),
         token,
     });
