@@ -146,6 +146,12 @@ impl<T> QueueReceiver<T> {
             return Poll::Ready(Some(batch));
         }
         if self.shared.senders.load(Ordering::Acquire) == 0 {
+            // The last sender may have queued an item between the take
+            // above and its leaving: look once more before ending.
+            let last = std::mem::take(&mut self.shared.lock().items);
+            if !last.is_empty() {
+                return Poll::Ready(Some(last));
+            }
             return Poll::Ready(None);
         }
         Poll::Pending

@@ -36,7 +36,18 @@ const SLOWEST: Duration = Duration::from_secs(1);
 const FEW_PAGES: i64 = 1000;
 const MANY_PAGES: i64 = 4000;
 
-/// The next interval, after a checkpoint that found `pages` in the WAL.
+/// Pages written since the checkpoint before, from the WAL's length now
+/// and then: the length only drops when a write restarts the log from its
+/// start, after a checkpoint copied all of it.
+fn fresh_pages(length: i64, before: i64) -> i64 {
+    if length >= before {
+        length - before
+    } else {
+        length
+    }
+}
+
+/// The next interval, after a checkpoint that found `pages` new in the WAL.
 fn next_interval(interval: Duration, pages: i64) -> Duration {
     if pages < FEW_PAGES {
         (interval * 2).min(SLOWEST)
@@ -69,7 +80,7 @@ impl Checkpointer {
     }
 
     /// Ends the thread after its current checkpoint; the last connection
-    /// to close checkpoints whatever is left.
+    /// to close checkpoints whatever is left. Safe to call more than once.
     pub fn stop(&self) {
         let (flag, wake) = &*self.stop;
         if let Ok(mut stopped) = flag.lock() {
@@ -83,9 +94,18 @@ impl Checkpointer {
     }
 }
 
+/// A store dropped without `flush_and_stop` (or one whose writer failed to
+/// start) must not leave the thread behind.
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
     let (flag, wake) = stop;
     let mut interval = SLOWEST;
+    let mut length = 0;
     loop {
         {
             let Ok(stopped) = flag.lock() else { return };
@@ -100,7 +120,10 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
         // checkpoint (a reader still uses older frames) is finished by a
         // later one.
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
-            Ok(pages) => interval = next_interval(interval, pages),
+            Ok(now) => {
+                interval = next_interval(interval, fresh_pages(now, length));
+                length = now;
+            }
             Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
         }
     }
@@ -119,5 +142,12 @@ mod tests {
         assert_eq!(next_interval(ms(100), 2000), ms(100));
         assert_eq!(next_interval(ms(100), 50_000), ms(50));
         assert_eq!(next_interval(FASTEST, 50_000), FASTEST);
+    }
+
+    #[test]
+    fn fresh_pages_count_from_the_last_look_or_from_a_restart() {
+        assert_eq!(fresh_pages(5000, 5000), 0, "a quiet WAL that stayed long");
+        assert_eq!(fresh_pages(6000, 5000), 1000);
+        assert_eq!(fresh_pages(300, 5000), 300, "restarted from its start");
     }
 }
