@@ -277,6 +277,13 @@ verdict() {
 mul() { [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a * b }' || true; }
 ratio() { [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }' || true; }
 orna() { if [[ -n "$1" ]]; then echo "$1"; else echo "n/a"; fi; }
+# split_cost C1 N1 C2 N2: CPU per delivery measured with N1 and with N2
+# recipients per message, split as C = d + F/N into "F d": F the cost of a
+# message once (read, commit, hand-offs), d the cost of each delivery.
+split_cost() {
+    [[ -n "$1" && -n "$3" ]] && awk -v c1="$1" -v n1="$2" -v c2="$3" -v n2="$4" 'BEGIN {
+        f = (c1 - c2) / (1 / n1 - 1 / n2); printf "%.0f %.2f", f, c2 - f / n2 }' || true
+}
 
 OUT="$ROOT/BENCHMARKS.md"
 MODEL="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
@@ -361,6 +368,20 @@ fi
     echo "| Lost / duplicated messages | $(get fanout_big lost) / $(get fanout_big duplicated) | $(get relay_big lost) / $(get relay_big duplicated) | |"
     echo "| Latency p50 / p99 (µs) | $(get fanout_big latency_p50_us) / $(get fanout_big latency_p99_us) | $(get relay_big latency_p50_us) / $(get relay_big latency_p99_us) | |"
     echo "| Other programs' CPU during the run (cores) | $(orna "$(get fanout_big other_cpu_cores)") | $(orna "$(get relay_big other_cpu_cores)") | |"
+    echo
+    N_SMALL=$((FANOUT_CLIENTS / FANOUT_ROOMS))
+    N_BIG=$((FANOUT_CLIENTS / FANOUT_BIG_ROOMS))
+    read -r P_MSG P_DEL <<<"$(split_cost "$F_CPU" "$N_SMALL" "$(get fanout_big server_cpu_us_per_delivery)" "$N_BIG")" || true
+    read -r R_MSG R_DEL <<<"$(split_cost "$R_CPU" "$N_SMALL" "$(get relay_big server_cpu_us_per_delivery)" "$N_BIG")" || true
+    echo "The two sizes split the CPU per delivery as *d + F / members*: F is"
+    echo "what a message costs once (reading it, the commit, the hand-offs"
+    echo "between threads), d what each delivery costs (encoding aside, the"
+    echo "write to the socket)."
+    echo
+    echo "| Part | palaver | relay | palaver / relay |"
+    echo "|---|---|---|---|"
+    echo "| F, per message (µs) | $(orna "${P_MSG:-}") | $(orna "${R_MSG:-}") | $(orna "$(ratio "${P_MSG:-}" "${R_MSG:-}")") |"
+    echo "| d, per delivery (µs) | $(orna "${P_DEL:-}") | $(orna "${R_DEL:-}") | $(orna "$(ratio "${P_DEL:-}" "${R_DEL:-}")") |"
     echo
 
     echo "## Idle connections"
