@@ -541,11 +541,49 @@ async fn websocket_accepts_the_token_in_a_header_and_checks_origin() {
     }
 }
 
+/// A socket whose client reads bincode frames.
+type BincodeWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a socket asking for bincode frames; the server must agree.
+async fn connect_bincode(server: &TestServer, user: &User) -> BincodeWs {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/?token={}", server.ws, user.token)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "palaver.v1.bincode".parse().unwrap(),
+    );
+    let (ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["sec-websocket-protocol"],
+        "palaver.v1.bincode"
+    );
+    ws
+}
+
+/// The next frame on a bincode socket, past `presence` frames; a JSON
+/// frame fails the test.
+async fn next_bin(ws: &mut BincodeWs) -> palaver::protocol::binary::ServerFrameBin {
+    use futures_util::StreamExt;
+    use palaver::protocol::binary::{decode_server, ServerFrameBin};
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            WsMessage::Binary(bytes) => match decode_server(&bytes).unwrap() {
+                ServerFrameBin::Presence { .. } => {}
+                frame => return frame,
+            },
+            WsMessage::Text(t) => panic!("a JSON frame on a bincode socket: {t}"),
+            _ => {}
+        }
+    }
+}
+
 #[tokio::test]
 async fn bincode_clients_share_rooms_with_json_clients() {
     use futures_util::{SinkExt, StreamExt};
     use palaver::protocol::binary::{self, AckBin, ActionBin, ClientFrameBin, ServerFrameBin};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     let Pair {
         server,
@@ -556,25 +594,8 @@ async fn bincode_clients_share_rooms_with_json_clients() {
     } = Pair::start().await;
     let mut b = Ws::connect(&server, &bob).await;
 
-    let mut req = format!("{}/?token={}", server.ws, alice.token)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "palaver.v1.bincode".parse().unwrap(),
-    );
-    let (mut a, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
-    assert_eq!(
-        resp.headers()["sec-websocket-protocol"],
-        "palaver.v1.bincode"
-    );
-    let hello = loop {
-        match a.next().await.unwrap().unwrap() {
-            WsMessage::Binary(bytes) => break binary::decode_server(&bytes).unwrap(),
-            WsMessage::Text(t) => panic!("a JSON frame on a bincode socket: {t}"),
-            _ => {}
-        }
-    };
+    let mut a = connect_bincode(&server, &alice).await;
+    let hello = next_bin(&mut a).await;
     assert_eq!(
         hello,
         ServerFrameBin::Ack {
@@ -627,4 +648,91 @@ async fn bincode_clients_share_rooms_with_json_clients() {
     let f = b.next_of("message_created").await;
     assert_eq!(f["message"]["content"], "binary hello");
     assert_eq!(f["message"]["senderId"], alice.id);
+}
+
+/// The sender's `ack` and the room's `message_created` carry the same
+/// message, field for field, whether the sender reads JSON or bincode and
+/// whatever the other members read.
+#[tokio::test]
+async fn a_posts_ack_and_its_echo_carry_the_same_message() {
+    use futures_util::SinkExt;
+    use palaver::protocol::binary::{self, AckBin, ActionBin, ClientFrameBin, ServerFrameBin};
+    let Pair {
+        server,
+        alice,
+        bob,
+        room,
+        ..
+    } = Pair::start().await;
+    let mut a = Ws::connect(&server, &alice).await;
+    let mut b = connect_bincode(&server, &bob).await;
+    // Bob's socket is registered once its auth ack arrives.
+    assert!(matches!(
+        next_bin(&mut b).await,
+        ServerFrameBin::Ack {
+            body: AckBin::Authenticated { .. },
+            ..
+        }
+    ));
+
+    // A JSON sender, with escapes in the request id and the content, a
+    // reply and a preview: every field the message has.
+    let preview = json!({"url": "https://example.org/a?b=%22c%22&d=1", "title": "A \"post\" é"});
+    a.send(json!({
+        "action": "create_message", "requestId": "q\"1\\", "roomId": room,
+        "content": "look \"here\" \\ é 👍 https://example.org/a", "preview": preview,
+    }))
+    .await;
+    let [created, ack] =
+        <[_; 2]>::try_from(a.next_each(&["message_created", "ack"]).await).unwrap();
+    assert_eq!(ack["requestId"], "q\"1\\");
+    assert_eq!(ack["message"], created["message"]);
+    assert_eq!(created["message"]["preview"]["title"], "A \"post\" é");
+    let ServerFrameBin::MessageCreated { message: seen_by_b } = next_bin(&mut b).await else {
+        panic!("bob got no message_created");
+    };
+    assert_eq!(seen_by_b.content, created["message"]["content"]);
+
+    // A bincode sender: its ack and the echo it gets hold the same message.
+    let frame = ClientFrameBin {
+        request_id: Some("b1".into()),
+        action: ActionBin::CreateMessage {
+            room_id: room,
+            message_id: None,
+            content: Some("binary \"hello\"".into()),
+            kind: None,
+            reply_id: Some(seen_by_b.message_id.clone()),
+            forward_of: None,
+            file_id: None,
+            preview: None,
+        },
+    };
+    b.send(WsMessage::Binary(binary::encode_client(&frame).into()))
+        .await
+        .unwrap();
+    let (mut echo, mut acked) = (None, None);
+    while echo.is_none() || acked.is_none() {
+        match next_bin(&mut b).await {
+            ServerFrameBin::MessageCreated { message } => echo = Some(message),
+            ServerFrameBin::Ack {
+                request_id,
+                body: AckBin::Message { message },
+            } => {
+                assert_eq!(request_id.as_deref(), Some("b1"));
+                acked = Some(*message);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let echo = echo.unwrap();
+    assert_eq!(acked.as_ref(), Some(&echo));
+    assert_eq!(
+        echo.reply_id.as_deref(),
+        Some(seen_by_b.message_id.as_str())
+    );
+    // And the JSON member sees that message as JSON, field for field.
+    let f = a.next_of("message_created").await;
+    assert_eq!(f["message"]["content"], "binary \"hello\"");
+    assert_eq!(f["message"]["seq"], echo.seq);
+    assert_eq!(f["message"]["replyId"], seen_by_b.message_id.as_str());
 }

@@ -20,7 +20,10 @@ use crate::model::{
     ChangedMessage, Message, MessageChange, NewMessage, Rev, Role, RoomId, RoomKind, Seq,
     Timestamp, UserId,
 };
-use crate::protocol::{answer, AckBody, Encoded, Formats, ResumeStatus, ServerFrame, TypingState};
+use crate::protocol::{
+    answer, AckBody, Encoded, EncodedMessage, Format, Formats, ResumeStatus, ServerFrame,
+    TypingState,
+};
 use crate::store::{BatchResult, OpOutcome, RoomBatch, RoomOp, StoreHandle};
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -57,6 +60,28 @@ impl Responder {
                 };
                 let body = result.as_ref().map(|message| AckBody::Message { message });
                 let frame = answer(reply.conn.format, reply.request_id.as_deref(), body);
+                reply.conn.offer(Outgoing::Frame(frame));
+            }
+        }
+    }
+
+    /// The encoding the answer is read in, for a socket.
+    fn format(&self) -> Option<Format> {
+        match self {
+            Responder::Caller(_) => None,
+            Responder::Socket(reply) => Some(reply.conn.format),
+        }
+    }
+
+    /// Answers a post that inserted `message`: a socket gets its `ack` made
+    /// from the bytes its `message_created` was made from.
+    fn posted(self, outcome: OpOutcome, message: &EncodedMessage) {
+        match self {
+            Responder::Caller(tx) => {
+                let _ = tx.send(Ok(outcome));
+            }
+            Responder::Socket(reply) => {
+                let frame = message.ack(reply.conn.format, reply.request_id.as_deref());
                 reply.conn.offer(Outgoing::Frame(frame));
             }
         }
@@ -229,17 +254,22 @@ impl RoomActor {
         }
     }
 
-    /// Encodes a frame in just the encodings the online sockets read. The
-    /// frame is offered in the same handler, so no socket can join in
-    /// between and find its encoding missing.
-    fn encode_for_online(&self, frame: &ServerFrame) -> Encoded {
+    /// The encodings the online sockets read.
+    fn online_formats(&self) -> Formats {
         let mut formats = Formats::default();
         for member in self.online.values() {
             member
                 .sockets
                 .each(|conn| formats = formats.with(conn.format));
         }
-        frame.encode_in(formats)
+        formats
+    }
+
+    /// Encodes a frame in just the encodings the online sockets read. The
+    /// frame is offered in the same handler, so no socket can join in
+    /// between and find its encoding missing.
+    fn encode_for_online(&self, frame: &ServerFrame) -> Encoded {
+        frame.encode_in(self.online_formats())
     }
 
     /// Writes the delivered positions gathered since the last flush, off
@@ -409,6 +439,13 @@ impl RoomActor {
         let mut inserted = false;
         for ((after, outcome), responder) in after.into_iter().zip(outcomes).zip(responders) {
             match (&outcome, after) {
+                (OpOutcome::Inserted(m), AfterCommit::Broadcast) => {
+                    inserted = true;
+                    self.next_seq = m.seq + 1;
+                    let message = self.broadcast_message(m, responder.format());
+                    responder.posted(outcome, &message);
+                    continue;
+                }
                 (OpOutcome::Inserted(m), after) => {
                     inserted = true;
                     self.next_seq = m.seq + 1;
@@ -454,15 +491,33 @@ impl RoomActor {
         self.auto_replies.forget();
     }
 
+    /// Tells every online member about a posted message and returns it
+    /// serialized, so the sender's ack (read in `ack_format`) is made from
+    /// the same bytes.
+    fn broadcast_message(&mut self, m: &Message, ack_format: Option<Format>) -> EncodedMessage {
+        let mut formats = self.online_formats();
+        if let Some(format) = ack_format {
+            formats = formats.with(format);
+        }
+        let message = EncodedMessage::new(m, formats);
+        let item = Outgoing::RoomFrame {
+            room_id: self.room_id,
+            seq: m.seq,
+            frame: message.created(),
+        };
+        self.fan_out(&item, None);
+        // Posting ends typing.
+        if let Some(sender) = m.sender_id {
+            self.stop_typing(sender);
+        }
+        message
+    }
+
     /// The in-memory side of a committed op, then its broadcast.
     fn apply(&mut self, after: AfterCommit, m: &Message) {
         match after {
             AfterCommit::Broadcast | AfterCommit::Read { .. } | AfterCommit::Changed { .. } => {
-                self.fan_out_message(&ServerFrame::MessageCreated { message: m }, m.seq);
-                // Posting ends typing.
-                if let Some(sender) = m.sender_id {
-                    self.stop_typing(sender);
-                }
+                self.broadcast_message(m, None);
             }
             AfterCommit::Joined { user_id, role } => {
                 self.members.insert(user_id, role);

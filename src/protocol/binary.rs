@@ -510,6 +510,53 @@ pub fn encode_server(frame: &ServerFrame<'_>) -> Bytes {
     Bytes::from(bincode::serde::encode_to_vec(&mirror, config()).unwrap_or_default())
 }
 
+// ---- frames that end with a message, from its bytes ----
+//
+// bincode writes an enum as its variant's index (a varint) followed by the
+// variant's fields in order, and a message is the last field of both
+// `MessageCreated` and `Ack { body: AckBin::Message }`. So those frames
+// are a short head followed by the message's own bytes, which
+// [`super::EncodedMessage`] serializes once for both. The indices are the
+// variants' positions in the enums above (a test checks the result
+// against encoding the whole mirror).
+
+/// `ServerFrameBin::MessageCreated`.
+const MESSAGE_CREATED: u32 = 1;
+/// `ServerFrameBin::Ack`.
+const ACK: u32 = 12;
+/// `AckBin::Message`.
+const ACK_MESSAGE: u32 = 1;
+
+/// Room for a head: two varint indices and a request id of any usual
+/// length (a longer one grows the buffer once).
+const HEAD_BYTES: usize = 64;
+
+/// The message alone, as it appears inside a frame. Serialized from the
+/// borrowed message: its bytes are those of the owned copy the mirror
+/// types hold.
+pub fn encode_message(message: &Message) -> Vec<u8> {
+    bincode::serde::encode_to_vec(message, config()).unwrap_or_default()
+}
+
+/// `head` serialized, then `message` (bytes from [`encode_message`]).
+fn with_head(head: &impl Serialize, message: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(HEAD_BYTES + message.len());
+    // Writing into a Vec cannot fail.
+    let _ = bincode::serde::encode_into_std_write(head, &mut out, config());
+    out.extend_from_slice(message);
+    Bytes::from(out)
+}
+
+/// `message_created` for a message encoded by [`encode_message`].
+pub fn message_created(message: &[u8]) -> Bytes {
+    with_head(&MESSAGE_CREATED, message)
+}
+
+/// The `ack` carrying a message encoded by [`encode_message`].
+pub fn ack_message(request_id: Option<&str>, message: &[u8]) -> Bytes {
+    with_head(&(ACK, request_id, ACK_MESSAGE), message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
