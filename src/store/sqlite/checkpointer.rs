@@ -14,12 +14,29 @@
 //!
 //! The writer keeps a high automatic threshold as a backstop, so the WAL
 //! stays bounded even if this thread falls behind.
+//!
+//! SQLite writes the WAL from its start again only when a write begins
+//! while every frame is copied back and no reader uses the WAL. Passes run
+//! beside commits (one every millisecond on the fan-out load), so they
+//! never end with every frame copied, and the WAL grew to the writer's
+//! 16,384-page backstop (67.5 MB) before it started over: each append past
+//! the file's end makes ext4 allocate and zero new pages. So once the WAL
+//! is [`RESTART_PAGES`] long, this thread copies all but the last few
+//! frames (passes back to back, each copying what was written while the
+//! one before ran), and asks the writer to copy those itself between two
+//! commits ([`TailRequest`]); its next commit then starts the WAL over.
+//! Measured on fan-out (medians of three 10 s runs): the WAL file ends at
+//! 17.6 MB instead of 67.5 MB, the writer's CPU per delivery went from
+//! 5.75 to 4.1 µs (its `pwrite`s from 124 to 55 ms in a run) and the
+//! server's from 19.95 to 17.5 µs; the writer pays 1-3 ms a time (two
+//! fsyncs of little data), about twice a second, after the acks.
 
 use super::Durability;
 use super::{setup_connection, ConnRole};
 use crate::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -58,20 +75,111 @@ fn next_interval(interval: Duration, pages: i64) -> Duration {
     }
 }
 
+/// WAL frames after which the WAL should start over (4 MiB of pages).
+/// Fan-out writes ~4,000 pages a second, so it starts over about twice a
+/// second (at 4,096 pages, once: the writer's CPU per delivery was 3.9 µs
+/// against 3.55 µs at 1,024 and 4.0 µs without; persist did not move).
+const RESTART_PAGES: i64 = 1024;
+/// Frames the writer copies itself at most, when it can be helped.
+const SMALL_TAIL: i64 = 256;
+/// Passes back to back at most before the writer is asked anyway: on the
+/// persist load (~70,000 pages a second) the passes do not get shorter
+/// than their fsyncs, and the writer's part stays ~1,000 frames.
+const TAIL_PASSES: usize = 4;
+
+/// The checkpointer's request that the writer copy the WAL's last frames
+/// back between two commits.
+#[derive(Default)]
+pub struct TailRequest(AtomicBool);
+
+impl TailRequest {
+    fn ask(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once per request.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// One PASSIVE checkpoint's answer.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    /// Another checkpoint was running.
+    busy: bool,
+    /// Frames in the WAL when it began.
+    log: i64,
+    /// Frames copied into the database file (by it and the ones before).
+    copied: i64,
+}
+
+fn passive(conn: &Connection) -> rusqlite::Result<Pass> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok(Pass {
+            busy: r.get::<_, i64>(0)? != 0,
+            log: r.get(1)?,
+            copied: r.get(2)?,
+        })
+    })
+}
+
+/// Run by the writer between commits when asked: copies the frames the
+/// checkpointer left, so the writer's next commit starts the WAL over
+/// (unless a reader still uses it). After the acks of the commit before,
+/// so they do not wait for its two fsyncs.
+pub fn copy_tail(conn: &Connection) {
+    if let Err(e) = passive(conn) {
+        tracing::warn!(error = %e, "checkpoint of the WAL's tail failed");
+    }
+}
+
+/// After a pass that copied a long WAL up to where it began: passes again
+/// at once, each copying what was written while the one before ran, until
+/// one copies few frames; then the writer's part is as small. Answers the
+/// last pass, and whether to ask the writer: not when the WAL started over
+/// meanwhile, nothing was written (the next write starts it over), or a
+/// reader holds frames back.
+fn shrink_tail(conn: &Connection, first: Pass) -> rusqlite::Result<(Pass, bool)> {
+    let mut last = first;
+    for _ in 0..TAIL_PASSES {
+        let next = passive(conn)?;
+        if next.busy {
+            return Ok((last, false));
+        }
+        let copied = next.log - last.log;
+        last = next;
+        if copied <= 0 || next.copied < next.log {
+            return Ok((last, false));
+        }
+        if copied <= SMALL_TAIL {
+            break;
+        }
+    }
+    Ok((last, true))
+}
+
+/// Whether the WAL should start over after this pass: it is long, the
+/// pass copied all it saw (no reader held frames back), and it is being
+/// written (else the next write starts it over by itself).
+fn tail_wanted(pass: Pass, fresh: i64) -> bool {
+    !pass.busy && pass.copied == pass.log && pass.log >= RESTART_PAGES && fresh > 0
+}
+
 pub struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Checkpointer {
-    pub fn start(path: &Path, durability: Durability) -> StoreResult<Self> {
+    pub fn start(path: &Path, durability: Durability, tail: Arc<TailRequest>) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         setup_connection(&conn, durability, ConnRole::Reader)?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
             .name("palaver-checkpointer".into())
-            .spawn(move || run(&conn, &stopping))
+            .spawn(move || run(&conn, &stopping, &tail))
             .map_err(|e| StoreError::Internal(format!("cannot start checkpoint thread: {e}")))?;
         Ok(Checkpointer {
             stop,
@@ -102,7 +210,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
+fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar), tail: &TailRequest) {
     let (flag, wake) = stop;
     let mut interval = SLOWEST;
     let mut length = 0;
@@ -116,13 +224,29 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
                 break;
             }
         }
-        // (busy, frames in the WAL, frames copied); a busy or partial
-        // checkpoint (a reader still uses older frames) is finished by a
+        // A busy pass (another checkpoint was running) says nothing; a
+        // partial one (a reader still uses older frames) is finished by a
         // later one.
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
-            Ok(now) => {
-                interval = next_interval(interval, fresh_pages(now, length));
-                length = now;
+        let pass = match passive(conn) {
+            Ok(pass) if pass.busy => continue,
+            Ok(pass) => pass,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed");
+                continue;
+            }
+        };
+        let fresh = fresh_pages(pass.log, length);
+        interval = next_interval(interval, fresh);
+        length = pass.log;
+        if !tail_wanted(pass, fresh) {
+            continue;
+        }
+        match shrink_tail(conn, pass) {
+            Ok((last, ask)) => {
+                length = last.log;
+                if ask {
+                    tail.ask();
+                }
             }
             Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
         }
@@ -142,6 +266,69 @@ mod tests {
         assert_eq!(next_interval(ms(100), 2000), ms(100));
         assert_eq!(next_interval(ms(100), 50_000), ms(50));
         assert_eq!(next_interval(FASTEST, 50_000), FASTEST);
+    }
+
+    /// A WAL the checkpointer copies back while commits go on never ends
+    /// fully copied, so it only grows; once the writer has copied the
+    /// frames written during the pass, its next commit starts it over.
+    #[test]
+    fn the_wal_starts_over_once_the_writer_copies_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).unwrap();
+        setup_connection(&writer, Durability::Normal, ConnRole::Writer).unwrap();
+        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let checkpointer = Connection::open(&path).unwrap();
+        setup_connection(&checkpointer, Durability::Normal, ConnRole::Reader).unwrap();
+        let insert = "INSERT INTO t VALUES (randomblob(3000));";
+        let commit = |n: usize| {
+            for _ in 0..n {
+                writer.execute_batch(insert).unwrap();
+            }
+        };
+        // Bytes 12-15 of the WAL header count its restarts.
+        let restarts = || {
+            let header = std::fs::read(dir.path().join("wal.db-wal")).unwrap();
+            u32::from_be_bytes(header[12..16].try_into().unwrap())
+        };
+
+        commit(RESTART_PAGES as usize);
+        // The pass runs while a commit is on its way.
+        writer
+            .execute_batch(&format!("BEGIN IMMEDIATE; {insert}"))
+            .unwrap();
+        let pass = passive(&checkpointer).unwrap();
+        writer.execute_batch("COMMIT").unwrap();
+        assert!(tail_wanted(pass, pass.log), "{pass:?}");
+        let before = restarts();
+        commit(3);
+        assert_eq!(restarts(), before, "appended after the uncopied tail");
+
+        copy_tail(&writer);
+        commit(1);
+        assert_eq!(restarts(), before + 1);
+        let after = passive(&checkpointer).unwrap();
+        assert!(
+            after.log < 5,
+            "{after:?}: the WAL holds more than the last commit"
+        );
+    }
+
+    #[test]
+    fn the_tail_is_wanted_once_a_long_wal_was_copied_up_to_its_pass() {
+        let pass = |busy, log, copied| Pass { busy, log, copied };
+        let long = RESTART_PAGES + 10;
+        assert!(tail_wanted(pass(false, long, long), 1000));
+        assert!(!tail_wanted(pass(false, 500, 500), 500), "short");
+        assert!(!tail_wanted(pass(true, -1, -1), 1000), "busy");
+        assert!(
+            !tail_wanted(pass(false, long, long - 100), 1000),
+            "a reader held frames back"
+        );
+        assert!(
+            !tail_wanted(pass(false, long, long), 0),
+            "no writes since: the next one starts it over"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! acks, the writer hands the indexer thread a note of the commit's new and
 //! changed text (see `indexer.rs`), which never blocks.
 
+use super::checkpointer::{copy_tail, TailRequest};
 use super::indexer::{Indexer, Note, Text};
 use super::{changes, messages, rooms};
 use crate::model::{MessageKind, NewMessage, Rev, RoomId, Seq};
@@ -55,11 +56,12 @@ impl Writer {
         conn: Connection,
         config: WriterConfig,
         indexer: Arc<Indexer>,
+        tail: Arc<TailRequest>,
     ) -> StoreResult<Self> {
         let (tx, rx) = sync_channel(config.queue_batches);
         let thread = std::thread::Builder::new()
             .name("palaver-writer".into())
-            .spawn(move || run(conn, rx, config, &indexer))
+            .spawn(move || run(conn, rx, config, &indexer, &tail))
             .map_err(|e| StoreError::Internal(format!("cannot start writer thread: {e}")))?;
         Ok(Writer {
             tx,
@@ -88,7 +90,13 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig, indexer: &Indexer) {
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Job>,
+    config: WriterConfig,
+    indexer: &Indexer,
+    tail: &TailRequest,
+) {
     let mut stop_ack = None;
     while stop_ack.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -112,6 +120,11 @@ fn run(mut conn: Connection, rx: Receiver<Job>, config: WriterConfig, indexer: &
         }
         if !group.is_empty() {
             commit_group(&mut conn, group, indexer);
+            // So that the WAL starts over (see `checkpointer.rs`); after
+            // the acks, which do not wait for its fsyncs.
+            if tail.take() {
+                copy_tail(&conn);
+            }
         }
     }
     tracing::debug!("writer stopped");
