@@ -463,8 +463,9 @@ impl ServerFrame<'_> {
     /// into an empty buffer grew it six times, copying what was written each
     /// time, and the copies showed on the room actors' thread on the persist
     /// load (a new message's own frames are now made by [`EncodedMessage`],
-    /// which reserves the same room). The envelope of a message (ids, timestamps, status) stays
-    /// under [`MESSAGE_ENVELOPE_BYTES`]; its content is added.
+    /// which reserves the same room). The envelope of a message (ids,
+    /// timestamps, status) stays under [`MESSAGE_ENVELOPE_BYTES`]; its
+    /// content is added.
     fn json_size_hint(&self) -> usize {
         let message = match self {
             ServerFrame::MessageCreated { message }
@@ -582,6 +583,11 @@ impl EncodedMessage {
     /// The sender's `ack`, in its socket's format only, which must be one
     /// this was made in.
     pub fn ack(&self, format: Format, request_id: Option<&str>) -> Encoded {
+        // Like `created`: no message bytes, no frame (a head alone would
+        // not decode).
+        if self.bytes(format).is_empty() {
+            return Encoded::new(Bytes::new(), Bytes::new());
+        }
         match format {
             Format::Json => {
                 let id_len = request_id.map_or(0, |id| ACK_JSON_REQUEST_ID.len() + id.len() + 2);
@@ -600,6 +606,13 @@ impl EncodedMessage {
             Format::Bincode => {
                 Encoded::new(Bytes::new(), binary::ack_message(request_id, &self.bincode))
             }
+        }
+    }
+
+    fn bytes(&self, format: Format) -> &[u8] {
+        match format {
+            Format::Json => &self.json,
+            Format::Bincode => &self.bincode,
         }
     }
 
